@@ -1,0 +1,548 @@
+/*
+ * main.c - flags, start-up (every buffer reserved here), the event loop and the watch handlers
+ * that turn events into table updates.
+ *
+ * The loop: poll() on the two watch sockets and the probe server, with a timeout that is the
+ * nearest of the table's next due order, the watches' wake/idle deadlines and the server's client
+ * deadlines. Each turn reads ready watch events, then runs up to LOOP_RECONCILES_PER_TURN due
+ * reconciles, so neither starves the other. Reconcile calls are synchronous with a deadline
+ * (KUBE_CALL_TIMEOUT_MS): while one runs, watch bytes wait in the kernel's socket buffer.
+ */
+#include "config.h"
+#include "log.h"
+#include "order.h"
+#include "pz.h"
+#include "reconcile.h"
+#include "server.h"
+#include "table.h"
+#include "watch.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define LOOP_RECONCILES_PER_TURN 32
+/* Log "table full" at most this often: the metric counts every refusal. */
+#define LOOP_FULL_LOG_INTERVAL_MS 10000
+
+static const char usage[] =
+"usage: pizza-controller [flags]\n"
+"\n"
+"Reconciles PizzaOrder objects (pizzeria.example.com/v1): validates each order, bakes it in an\n"
+"oven Pod it owns and reports progress in the order's status.\n"
+"\n"
+"Connection (first found wins: --kubeconfig, $KUBECONFIG, in-cluster, ~/.kube/config):\n"
+"  --kubeconfig PATH           kubeconfig file\n"
+"  --context NAME              kubeconfig context (default: current-context)\n"
+"  --namespace NS              watch one namespace only (default: all)\n"
+"Reconciling:\n"
+"  --max-orders N              orders tracked at once; memory is reserved for them (default 10000)\n"
+"  --resync-period D           requeue after a successful reconcile (default 5m)\n"
+"  --requeue-failed-base D     first retry after a failed reconcile, doubled each time (default 1s)\n"
+"  --requeue-failed-max D      cap of that backoff (default 1m)\n"
+"  --max-object-bytes N        largest order or Pod JSON accepted (default 65536)\n"
+"Ovens:\n"
+"  --oven-image IMAGE          image of oven Pods (default busybox:1.36)\n"
+"  --oven-command CMD          shell command of the oven (default prints and sleeps BAKE_SECONDS)\n"
+"  --bake-seconds N            bake time of a small pizza; medium x2, large x3 (default 10)\n"
+"Operations:\n"
+"  --metrics-bind-address A    /metrics, /healthz, /readyz (default :8080; 0 disables)\n"
+"  --log-level L               debug, info, warn or error (default info)\n"
+"  --version, --help\n"
+"Durations: 300ms, 30s, 5m, 1h.\n";
+
+struct controller {
+	struct kube_api api;
+	struct table table;
+	struct watch orders, pods;
+	struct reconciler rec;
+	struct reconcile_config rcfg;
+	struct server server;
+	uint64_t table_full, bad_objects, oversized_logged_o, oversized_logged_p;
+	int overflow;            /* an order was refused for lack of a slot since the last re-list */
+	int64_t full_logged_ms;
+	uint32_t max_orders;
+	size_t reserved_bytes;
+};
+
+static struct controller ctl;
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+/* ---- flags ---- */
+
+static int parse_duration(const char *s, int64_t *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	if (strcmp(end, "ms") == 0) *ms = (int64_t)v;
+	else if (strcmp(end, "s") == 0) *ms = (int64_t)(v * 1000);
+	else if (strcmp(end, "m") == 0) *ms = (int64_t)(v * 60000);
+	else if (strcmp(end, "h") == 0) *ms = (int64_t)(v * 3600000);
+	else return -1;
+	return 0;
+}
+
+static int parse_count(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* ---- watch handlers ---- */
+
+static void maybe_relist_after_free(int64_t now)
+{
+	if (ctl.overflow) {
+		ctl.overflow = 0;
+		log_line(LOG_INFO, "msg=\"a table slot freed after orders were refused; re-listing orders\"");
+		watch_request_relist(&ctl.orders, now);
+	}
+}
+
+static void on_order(void *arg, struct watch *w, enum watch_event type, const struct json_doc *d, int obj)
+{
+	struct order_key key;
+	struct order_state st;
+	struct table_slot *s;
+	int64_t now = pz_now_ms();
+	int i, rc;
+
+	(void)arg;
+	memset(&st, 0, sizeof st);
+	rc = order_read(d, obj, &key, &st);
+	if (rc < 0) {
+		ctl.bad_objects++;
+		log_line(LOG_WARN, "msg=\"order skipped\" error=\"%s\" hint=\"%s\"", pz_strerror(rc),
+			rc == PZ_ETOOBIG ? "namespace or name longer than 63 characters" : "metadata unreadable");
+		return;
+	}
+	i = table_find(&ctl.table, key.ns, key.name);
+	if (type == WATCH_DELETED) {
+		if (i >= 0) {
+			table_remove(&ctl.table, i);
+			log_line(LOG_INFO, "msg=\"order deleted\" ns=%s name=%s result=forgotten", key.ns, key.name);
+			maybe_relist_after_free(now);
+		}
+		return;
+	}
+	if (i < 0) {
+		i = table_insert(&ctl.table, key.ns, key.name, now);
+		if (i < 0) {
+			ctl.table_full++;
+			ctl.overflow = 1;
+			if (now - ctl.full_logged_ms >= LOOP_FULL_LOG_INTERVAL_MS || ctl.full_logged_ms == 0) {
+				ctl.full_logged_ms = now;
+				log_line(LOG_ERROR, "msg=\"reconcile table full\" ns=%s name=%s max_orders=%u refused_total=%llu "
+					"hint=\"raise --max-orders; refused orders are picked up by a re-list when a slot frees\"",
+					key.ns, key.name, ctl.max_orders, (unsigned long long)ctl.table_full);
+			}
+			return;
+		}
+		s = &ctl.table.slot[i];
+	} else {
+		s = &ctl.table.slot[i];
+		/* Same order, nothing we act on changed (typically the echo of our own status write):
+		 * no reconcile needed. */
+		if (memcmp(s->o.uid, st.uid, 16) == 0 && s->o.generation == st.generation &&
+		    s->o.status_hash == st.status_hash && s->o.spec_err == st.spec_err && s->o.size == st.size &&
+		    s->o.ntoppings == st.ntoppings) {
+			s->o.seen_epoch = w->epoch;
+			s->o.status_phase = st.status_phase;
+			s->o.status_gen = st.status_gen;
+			return;
+		}
+		if (memcmp(s->o.uid, st.uid, 16) != 0)
+			s->o.pod_owned = 0; /* a new order under an old name: its Pod, if any, is stale */
+	}
+	st.pod_phase = s->o.pod_phase;
+	st.pod_gen = s->o.pod_gen;
+	st.pod_deleting = s->o.pod_deleting;
+	st.pod_owned = s->o.pod_owned;
+	st.pod_epoch = s->o.pod_epoch;
+	st.failures = s->o.failures;
+	st.seen_epoch = w->epoch;
+	s->o = st;
+	table_enqueue(&ctl.table, i, now);
+}
+
+static void on_orders_listed(void *arg, struct watch *w)
+{
+	int64_t now = pz_now_ms();
+	int removed = 0;
+	(void)arg;
+	/* Orders deleted while we were not watching: not in the fresh list. */
+	for (uint32_t i = 0; i < ctl.table.high_water; i++) {
+		struct table_slot *s = &ctl.table.slot[i];
+		if (s->state == SLOT_EMPTY || s->o.seen_epoch == w->epoch)
+			continue;
+		table_remove(&ctl.table, (int)i);
+		removed++;
+	}
+	log_line(LOG_INFO, "msg=\"orders listed\" tracked=%u removed_stale=%d resource_version=%s",
+		ctl.table.count, removed, w->rv);
+	if (removed)
+		maybe_relist_after_free(now);
+}
+
+static void on_pod(void *arg, struct watch *w, enum watch_event type, const struct json_doc *d, int obj)
+{
+	struct order_key key;
+	uint8_t phase, deleting, owner[16];
+	int64_t gen;
+	struct table_slot *s;
+	int i;
+
+	(void)arg;
+	if (order_read_pod(d, obj, &key, &phase, &gen, &deleting, owner) < 0)
+		return; /* not an oven of ours (the selector makes this rare) */
+	i = table_find(&ctl.table, key.ns, key.name);
+	if (i < 0)
+		return; /* an orphan: garbage collection removes it with its order */
+	s = &ctl.table.slot[i];
+	if (type == WATCH_DELETED) {
+		s->o.pod_phase = POD_NONE;
+		s->o.pod_deleting = 0;
+	} else {
+		s->o.pod_phase = phase;
+		s->o.pod_gen = gen;
+		s->o.pod_deleting = deleting;
+		s->o.pod_owned = memcmp(owner, s->o.uid, 16) == 0;
+		s->o.pod_epoch = w->epoch;
+	}
+	table_enqueue(&ctl.table, i, pz_now_ms());
+}
+
+static void on_pods_listed(void *arg, struct watch *w)
+{
+	int64_t now = pz_now_ms();
+	(void)arg;
+	for (uint32_t i = 0; i < ctl.table.high_water; i++) {
+		struct table_slot *s = &ctl.table.slot[i];
+		if (s->state == SLOT_EMPTY || s->o.pod_phase == POD_NONE || s->o.pod_epoch == w->epoch)
+			continue;
+		s->o.pod_phase = POD_NONE; /* its Pod vanished while we were not watching */
+		table_enqueue(&ctl.table, (int)i, now);
+	}
+	log_line(LOG_INFO, "msg=\"oven pods listed\" resource_version=%s", w->rv);
+}
+
+static const struct watch_handler order_handler = { on_order, on_orders_listed };
+static const struct watch_handler pod_handler = { on_pod, on_pods_listed };
+
+/* ---- probes and metrics ---- */
+
+static long rss_bytes(void)
+{
+	char buf[128];
+	long pages = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof buf, f) && sscanf(buf, "%ld %ld", &pages, &res) == 2) {
+		fclose(f);
+		return res * sysconf(_SC_PAGESIZE);
+	}
+	fclose(f);
+	return -1;
+}
+
+static int serve(void *arg, const char *path, char *body, size_t cap, size_t *len)
+{
+	int n;
+	(void)arg;
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/livez") == 0) {
+		*len = (size_t)snprintf(body, cap, "ok\n");
+		return 200;
+	}
+	if (strcmp(path, "/readyz") == 0) {
+		int ready = ctl.orders.synced && ctl.pods.synced;
+		*len = (size_t)snprintf(body, cap, ready ? "ok\n" : "waiting for the initial list\n");
+		return ready ? 200 : 503;
+	}
+	if (strcmp(path, "/metrics") != 0)
+		return 404;
+	n = snprintf(body, cap,
+		"# HELP pizza_orders_tracked Orders held in the reconcile table.\n# TYPE pizza_orders_tracked gauge\n"
+		"pizza_orders_tracked %u\n"
+		"# HELP pizza_table_capacity Slots reserved at start-up (--max-orders).\n# TYPE pizza_table_capacity gauge\n"
+		"pizza_table_capacity %u\n"
+		"# HELP pizza_table_full_total Orders refused because the table was full.\n# TYPE pizza_table_full_total counter\n"
+		"pizza_table_full_total %llu\n"
+		"# HELP pizza_reconcile_total Reconciles by result.\n# TYPE pizza_reconcile_total counter\n"
+		"pizza_reconcile_total{result=\"success\"} %llu\npizza_reconcile_total{result=\"error\"} %llu\n"
+		"# HELP pizza_oven_pods_created_total Oven Pods created.\n# TYPE pizza_oven_pods_created_total counter\n"
+		"pizza_oven_pods_created_total %llu\n"
+		"# HELP pizza_oven_pods_deleted_total Oven Pods deleted.\n# TYPE pizza_oven_pods_deleted_total counter\n"
+		"pizza_oven_pods_deleted_total %llu\n"
+		"# HELP pizza_status_updates_total Status subresource writes.\n# TYPE pizza_status_updates_total counter\n"
+		"pizza_status_updates_total %llu\n"
+		"# HELP pizza_watch_events_total Watch events received.\n# TYPE pizza_watch_events_total counter\n"
+		"pizza_watch_events_total{resource=\"pizzaorders\"} %llu\npizza_watch_events_total{resource=\"pods\"} %llu\n"
+		"# HELP pizza_watch_restarts_total Watches restarted after a failure.\n# TYPE pizza_watch_restarts_total counter\n"
+		"pizza_watch_restarts_total{resource=\"pizzaorders\"} %llu\npizza_watch_restarts_total{resource=\"pods\"} %llu\n"
+		"# HELP pizza_lists_total Complete lists.\n# TYPE pizza_lists_total counter\n"
+		"pizza_lists_total{resource=\"pizzaorders\"} %llu\npizza_lists_total{resource=\"pods\"} %llu\n"
+		"# HELP pizza_objects_skipped_total Objects skipped: over --max-object-bytes or unreadable.\n"
+		"# TYPE pizza_objects_skipped_total counter\n"
+		"pizza_objects_skipped_total{reason=\"oversized\"} %llu\npizza_objects_skipped_total{reason=\"invalid\"} %llu\n"
+		"# HELP pizza_api_requests_total Requests sent to the API server.\n# TYPE pizza_api_requests_total counter\n"
+		"pizza_api_requests_total %llu\n"
+		"# HELP pizza_api_connects_total Connections opened to the API server.\n# TYPE pizza_api_connects_total counter\n"
+		"pizza_api_connects_total %llu\n"
+		"# HELP pizza_memory_reserved_bytes Memory reserved at start-up.\n# TYPE pizza_memory_reserved_bytes gauge\n"
+		"pizza_memory_reserved_bytes %zu\n"
+		"# HELP process_resident_memory_bytes Resident memory.\n# TYPE process_resident_memory_bytes gauge\n"
+		"process_resident_memory_bytes %ld\n",
+		ctl.table.count, ctl.table.capacity, (unsigned long long)ctl.table_full,
+		(unsigned long long)(ctl.rec.runs - ctl.rec.errors), (unsigned long long)ctl.rec.errors,
+		(unsigned long long)ctl.rec.pods_created, (unsigned long long)ctl.rec.pods_deleted,
+		(unsigned long long)ctl.rec.status_writes,
+		(unsigned long long)ctl.orders.events, (unsigned long long)ctl.pods.events,
+		(unsigned long long)ctl.orders.restarts, (unsigned long long)ctl.pods.restarts,
+		(unsigned long long)ctl.orders.lists, (unsigned long long)ctl.pods.lists,
+		(unsigned long long)(ctl.orders.oversized + ctl.pods.oversized), (unsigned long long)ctl.bad_objects,
+		(unsigned long long)ctl.api.requests, (unsigned long long)ctl.api.connects, ctl.reserved_bytes,
+		rss_bytes());
+	if (n < 0 || (size_t)n >= cap)
+		return 503;
+	*len = (size_t)n;
+	return 200;
+}
+
+/* ---- the loop ---- */
+
+static void step_watch(struct watch *w, uint64_t *oversized_logged, int64_t now)
+{
+	int rc = watch_step(w, &ctl.api, now);
+	if (rc < 0) {
+		log_line(rc == PZ_EGONE ? LOG_INFO : LOG_WARN,
+			"msg=\"watch restarted\" resource=%s error=\"%s\" http=%d tls=%u detail=\"%s\" retry_in_ms=%lld",
+			w->resource, pz_strerror(rc), w->last_status, w->link.conn.tls_error, w->detail,
+			(long long)(w->wake_ms - pz_now_ms()));
+		w->link.conn.tls_error = 0;
+	}
+	if (w->oversized != *oversized_logged) {
+		*oversized_logged = w->oversized;
+		log_line(LOG_ERROR, "msg=\"object skipped\" resource=%s detail=\"%s\" skipped_total=%llu", w->resource,
+			w->detail, (unsigned long long)w->oversized);
+	}
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static void run_loop(void)
+{
+	struct pollfd fds[2 + 1 + SERVER_CLIENTS_MAX];
+
+	while (!stop_signal) {
+		int64_t now = pz_now_ms(), wake;
+		int n = 0, io = -1, ip = -1, timeout, ran = 0;
+
+		/* Watches: orders first; pods only once the orders are known, so every Pod finds its order. */
+		if (ctl.orders.state == WATCH_IDLE && now >= ctl.orders.wake_ms)
+			step_watch(&ctl.orders, &ctl.oversized_logged_o, now);
+		if (ctl.orders.synced && ctl.pods.state == WATCH_IDLE && now >= ctl.pods.wake_ms)
+			step_watch(&ctl.pods, &ctl.oversized_logged_p, pz_now_ms());
+
+		now = pz_now_ms();
+		for (; ran < LOOP_RECONCILES_PER_TURN; ran++) {
+			int i = table_pop_due(&ctl.table, now);
+			if (i < 0)
+				break;
+			reconcile_run(&ctl.rec, i, now);
+			now = pz_now_ms();
+		}
+
+		wake = min64(table_next_due(&ctl.table), server_deadline(&ctl.server));
+		wake = min64(wake, watch_deadline(&ctl.orders));
+		if (ctl.orders.synced)
+			wake = min64(wake, watch_deadline(&ctl.pods));
+		if ((io = watch_fd(&ctl.orders)) >= 0) {
+			fds[n].fd = io;
+			fds[n].events = POLLIN;
+			io = n++;
+		}
+		if ((ip = watch_fd(&ctl.pods)) >= 0) {
+			fds[n].fd = ip;
+			fds[n].events = POLLIN;
+			ip = n++;
+		}
+		int ns = n;
+		n += server_pollfds(&ctl.server, fds + n);
+		timeout = wake <= now ? 0 : (wake - now > 60000 ? 60000 : (int)(wake - now));
+		if (watch_ready(&ctl.orders) || watch_ready(&ctl.pods) || ran == LOOP_RECONCILES_PER_TURN)
+			timeout = 0;
+		for (int k = 0; k < n; k++)
+			fds[k].revents = 0;
+		if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+			log_line(LOG_ERROR, "msg=\"poll failed\" error=\"%s\"", pz_strerror(-errno));
+			sleep(1);
+			continue;
+		}
+		now = pz_now_ms();
+		if (ctl.orders.state == WATCH_STREAM &&
+		    ((io >= 0 && fds[io].revents) || watch_ready(&ctl.orders) || now >= watch_deadline(&ctl.orders)))
+			step_watch(&ctl.orders, &ctl.oversized_logged_o, now);
+		if (ctl.pods.state == WATCH_STREAM &&
+		    ((ip >= 0 && fds[ip].revents) || watch_ready(&ctl.pods) || now >= watch_deadline(&ctl.pods)))
+			step_watch(&ctl.pods, &ctl.oversized_logged_p, now);
+		(void)ns;
+		server_step(&ctl.server, now);
+	}
+}
+
+/* ---- start-up ---- */
+
+int main(int argc, char **argv)
+{
+	struct config_source src = { NULL, NULL, CONFIG_SA_DIR };
+	const char *ns = NULL, *metrics = ":8080";
+	long max_orders = 10000, max_obj = 65536, bake = 10;
+	char origin[KUBE_PATH_MAX + 64], err[512], path[300], sel[160];
+	struct sigaction sa;
+	uint64_t seed = 0;
+	size_t buf_bytes, ntok;
+	unsigned char *bufs;
+	int rc;
+
+	ctl.rcfg.resync_ms = 5 * 60000;
+	ctl.rcfg.backoff_base_ms = 1000;
+	ctl.rcfg.backoff_max_ms = 60000;
+	ctl.rcfg.oven.image = "busybox:1.36";
+	ctl.rcfg.oven.command = "echo \"baking a $PIZZA_SIZE pizza with ${PIZZA_TOPPINGS:-no toppings}\"; "
+		"sleep \"$BAKE_SECONDS\"; echo done";
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		char name[64];
+		const char *eq = strchr(a, '=');
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("pizza-controller %s (BearSSL 0.6, jsmn 1.1.0, musl)\n", PZ_VERSION);
+			return 0;
+		}
+		if (strncmp(a, "--", 2) != 0 || strlen(a) >= sizeof name)
+			goto bad_flag;
+		if (eq) {
+			memcpy(name, a, (size_t)(eq - a));
+			name[eq - a] = 0;
+			v = eq + 1;
+		} else {
+			strcpy(name, a);
+			if (i + 1 >= argc)
+				goto bad_flag;
+			v = argv[++i];
+		}
+		int64_t d;
+		if (strcmp(name, "--kubeconfig") == 0) src.kubeconfig = v;
+		else if (strcmp(name, "--context") == 0) src.context = v;
+		else if (strcmp(name, "--namespace") == 0) ns = v;
+		else if (strcmp(name, "--service-account-dir") == 0) src.sa_dir = v;
+		else if (strcmp(name, "--metrics-bind-address") == 0) metrics = v;
+		else if (strcmp(name, "--oven-image") == 0) ctl.rcfg.oven.image = v;
+		else if (strcmp(name, "--oven-command") == 0) ctl.rcfg.oven.command = v;
+		else if (strcmp(name, "--max-orders") == 0) { if (parse_count(v, 1, 1 << 26, &max_orders) < 0) goto bad_value; }
+		else if (strcmp(name, "--max-object-bytes") == 0) { if (parse_count(v, 4096, 16 << 20, &max_obj) < 0) goto bad_value; }
+		else if (strcmp(name, "--bake-seconds") == 0) { if (parse_count(v, 0, 86400, &bake) < 0) goto bad_value; }
+		else if (strcmp(name, "--resync-period") == 0) { if (parse_duration(v, &d) < 0 || d < 1000) goto bad_value; ctl.rcfg.resync_ms = d; }
+		else if (strcmp(name, "--requeue-failed-base") == 0) { if (parse_duration(v, &d) < 0 || d < 1) goto bad_value; ctl.rcfg.backoff_base_ms = d; }
+		else if (strcmp(name, "--requeue-failed-max") == 0) { if (parse_duration(v, &d) < 0 || d < 1) goto bad_value; ctl.rcfg.backoff_max_ms = d; }
+		else if (strcmp(name, "--log-level") == 0) {
+			if (strcmp(v, "debug") == 0) log_min_level = LOG_DEBUG;
+			else if (strcmp(v, "info") == 0) log_min_level = LOG_INFO;
+			else if (strcmp(v, "warn") == 0) log_min_level = LOG_WARN;
+			else if (strcmp(v, "error") == 0) log_min_level = LOG_ERROR;
+			else goto bad_value;
+		} else
+			goto bad_flag;
+		continue;
+	bad_value:
+		fprintf(stderr, "pizza-controller: invalid value \"%s\" for %s (see --help)\n", v, name);
+		return 2;
+	bad_flag:
+		fprintf(stderr, "pizza-controller: unknown flag or missing value: %s (see --help)\n", a);
+		return 2;
+	}
+	for (int s = SIZE_SMALL; s <= SIZE_LARGE; s++)
+		ctl.rcfg.oven.bake_seconds[s] = (int)bake * s;
+
+	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+		seed = (uint64_t)pz_now_ms() ^ (uint64_t)getpid() << 32;
+	pz_rand_seed(seed);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns and the loop ends */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = config_load(&ctl.api, &src, origin, sizeof origin, err, sizeof err);
+	if (rc < 0) {
+		log_line(LOG_ERROR, "msg=\"configuration failed\" error=\"%s\"", err);
+		return 1;
+	}
+
+	/* Every buffer, once: the table and three object buffers (two watches, one for calls) with one
+	 * shared token pool. A token needs at least 2 bytes of JSON; objects average ~12 bytes per token,
+	 * so max_obj/8 tokens cover any real object. All of it is mmap'd: resident only when touched. */
+	ntok = (size_t)max_obj / 8;
+	buf_bytes = 3 * (size_t)max_obj + ntok * sizeof(jsmntok_t);
+	bufs = mmap(NULL, buf_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (bufs == MAP_FAILED || table_init(&ctl.table, (uint32_t)max_orders, pz_rand()) < 0) {
+		log_line(LOG_ERROR, "msg=\"cannot reserve memory\" max_orders=%ld max_object_bytes=%ld", max_orders, max_obj);
+		return 1;
+	}
+	ctl.max_orders = (uint32_t)max_orders;
+	jsmntok_t *tok = (jsmntok_t *)(void *)(bufs + 3 * (size_t)max_obj);
+
+	if (ns)
+		snprintf(path, sizeof path, "/apis/" ORDER_API_VERSION "/namespaces/%s/pizzaorders", ns);
+	else
+		snprintf(path, sizeof path, "/apis/" ORDER_API_VERSION "/pizzaorders");
+	watch_init(&ctl.orders, "pizzaorders", path, NULL, (char *)bufs, (size_t)max_obj, tok, (unsigned)ntok,
+		&order_handler, NULL);
+	if (ns)
+		snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
+	else
+		snprintf(path, sizeof path, "/api/v1/pods");
+	kube_query_escape(sel, sizeof sel, ORDER_LABEL_MANAGED "=" ORDER_MANAGER);
+	watch_init(&ctl.pods, "pods", path, sel, (char *)bufs + max_obj, (size_t)max_obj, tok, (unsigned)ntok,
+		&pod_handler, NULL);
+	reconciler_init(&ctl.rec, &ctl.api, &ctl.table, &ctl.rcfg, (char *)bufs + 2 * max_obj, (size_t)max_obj,
+		tok, (unsigned)ntok);
+
+	rc = server_open(&ctl.server, metrics, serve, NULL);
+	if (rc < 0) {
+		log_line(LOG_ERROR, "msg=\"cannot serve probes and metrics\" address=%s error=\"%s\"", metrics,
+			pz_strerror(rc));
+		return 1;
+	}
+	ctl.reserved_bytes = table_bytes((uint32_t)max_orders) + buf_bytes + sizeof ctl;
+	log_line(LOG_INFO, "msg=started version=%s config=\"%s\" server=%s://%s:%s%s tls_name=%s namespace=%s "
+		"max_orders=%ld table_bytes=%zu bytes_per_order=%zu buffer_bytes=%zu static_bytes=%zu "
+		"reserved_bytes=%zu metrics=%s",
+		PZ_VERSION, origin, ctl.api.target.use_tls ? "https" : "http", ctl.api.target.host,
+		ctl.api.target.port, ctl.api.prefix,
+		ctl.api.target.name.is_ip ? "(ip-san)" : ctl.api.target.name.dns, ns ? ns : "(all)", max_orders,
+		table_bytes((uint32_t)max_orders), table_bytes((uint32_t)max_orders) / (size_t)max_orders, buf_bytes,
+		sizeof ctl, ctl.reserved_bytes, server_port(&ctl.server) >= 0 ? metrics : "off");
+
+	run_loop();
+	log_line(LOG_INFO, "msg=stopping signal=%d reconciles=%llu", (int)stop_signal, (unsigned long long)ctl.rec.runs);
+	return 0;
+}
