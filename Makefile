@@ -17,9 +17,9 @@ CLANG      ?= clang
 # -Os and section GC: size is a feature (budget: tests/budgets.env).
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DPZ_VERSION='"$(VERSION)"' -Wall -Wextra -Wshadow -Wno-unused-parameter \
                  -I$(BEARSSL)/inc -I$(BUILD)/jsmn
-CFLAGS_REL    := $(CFLAGS_COMMON) -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
+CFLAGS_REL    := $(CFLAGS_COMMON) -Os -flto -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
                  -fno-stack-protector -fomit-frame-pointer
-LDFLAGS_REL   := -static -Wl,--gc-sections -Wl,-O1 -Wl,--build-id=none -Wl,-z,norelro
+LDFLAGS_REL   := -static -Wl,--gc-sections -Wl,-O1 -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noseparate-code
 
 .PHONY: all deps check unit fuzz-smoke budgets e2e demo clean controlplane bench
 
@@ -36,7 +36,8 @@ $(BUILD)/pizza-controller.debug: $(SRC) $(HDR) $(BEARSSL)/libbearssl.a
 	$(MUSL_CC) $(CFLAGS_REL) $(SRC) -o $@ $(LDFLAGS_REL) $(BEARSSL)/libbearssl.a
 
 $(BUILD)/pizza-controller: $(BUILD)/pizza-controller.debug
-	strip --strip-all -R .comment -R .note -o $@ $<
+	# .eh_frame only serves unwinders; a C program that never unwinds does not need it.
+	strip --strip-all -R .comment -R .note -R .eh_frame -o $@ $<
 
 # ---- tests ----
 # Unit tests: every module linked with glibc's toolchain under ASan and UBSan, against a BearSSL

@@ -17,6 +17,7 @@
 #include "table.h"
 #include "watch.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,16 +78,18 @@ static void on_signal(int sig) { stop_signal = sig; }
 
 /* ---- flags ---- */
 
+/* Whole numbers with a unit (300ms, 30s, 5m, 1h): no floating point, which would pull in libc's
+ * float parser for nothing. */
 static int parse_duration(const char *s, int64_t *ms)
 {
 	char *end;
-	double v = strtod(s, &end);
-	if (end == s || v < 0)
+	long long v = strtoll(s, &end, 10);
+	if (end == s || v < 0 || v > 1000000000LL)
 		return -1;
-	if (strcmp(end, "ms") == 0) *ms = (int64_t)v;
-	else if (strcmp(end, "s") == 0) *ms = (int64_t)(v * 1000);
-	else if (strcmp(end, "m") == 0) *ms = (int64_t)(v * 60000);
-	else if (strcmp(end, "h") == 0) *ms = (int64_t)(v * 3600000);
+	if (strcmp(end, "ms") == 0) *ms = v;
+	else if (strcmp(end, "s") == 0) *ms = v * 1000;
+	else if (strcmp(end, "m") == 0) *ms = v * 60000;
+	else if (strcmp(end, "h") == 0) *ms = v * 3600000;
 	else return -1;
 	return 0;
 }
@@ -246,17 +249,18 @@ static const struct watch_handler pod_handler = { on_pod, on_pods_listed };
 
 static long rss_bytes(void)
 {
-	char buf[128];
-	long pages = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "re");
-	if (!f)
+	char buf[128], *p;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -1;
-	if (fgets(buf, sizeof buf, f) && sscanf(buf, "%ld %ld", &pages, &res) == 2) {
-		fclose(f);
-		return res * sysconf(_SC_PAGESIZE);
-	}
-	fclose(f);
-	return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strchr(buf, ' '); /* "size resident shared ..." in pages */
+	return p ? strtol(p + 1, NULL, 10) * sysconf(_SC_PAGESIZE) : -1;
 }
 
 static int serve(void *arg, const char *path, char *body, size_t cap, size_t *len)
@@ -329,8 +333,10 @@ static void step_watch(struct watch *w, uint64_t *oversized_logged, int64_t now)
 	int rc = watch_step(w, &ctl.api, now);
 	if (rc < 0) {
 		log_line(rc == PZ_EGONE ? LOG_INFO : LOG_WARN,
-			"msg=\"watch restarted\" resource=%s error=\"%s\" http=%d tls=%u detail=\"%s\" retry_in_ms=%lld",
-			w->resource, pz_strerror(rc), w->last_status, w->link.conn.tls_error, w->detail,
+			"msg=\"watch restarted\" resource=%s error=\"%s\" http=%d tls=%u tls_error=\"%s\" detail=\"%s\" "
+			"retry_in_ms=%lld",
+			w->resource, pz_strerror(rc), w->last_status, w->link.conn.tls_error,
+			tls_strerror(w->link.conn.tls_error), w->detail,
 			(long long)(w->wake_ms - pz_now_ms()));
 		w->link.conn.tls_error = 0;
 	}
@@ -493,6 +499,9 @@ int main(int argc, char **argv)
 
 	rc = config_load(&ctl.api, &src, origin, sizeof origin, err, sizeof err);
 	if (rc < 0) {
+		for (char *q = err; *q; q++)
+			if (*q == '"')
+				*q = '\''; /* keep the logfmt value one quoted string */
 		log_line(LOG_ERROR, "msg=\"configuration failed\" error=\"%s\"", err);
 		return 1;
 	}

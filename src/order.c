@@ -84,6 +84,36 @@ static uint32_t status_digest(const char *phase, const char *reason, const char 
 
 /* ---- reading ---- */
 
+static int digits(const char *p, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+/* "2006-01-02T15:04:05Z" -> epoch seconds, 0 when malformed. Days from the civil date with
+ * Howard Hinnant's algorithm: no libc time zone code. */
+static int64_t parse_rfc3339(const char *t)
+{
+	int y = digits(t, 4), mo = digits(t + 5, 2), da = digits(t + 8, 2);
+	int h = digits(t + 11, 2), mi = digits(t + 14, 2), se = digits(t + 17, 2);
+	if (y < 0 || mo < 1 || mo > 12 || da < 1 || da > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+	    se < 0 || se > 60 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':' ||
+	    t[19] != 'Z')
+		return 0;
+	y -= mo <= 2;
+	int era = y / 400;
+	int yoe = y - era * 400;
+	int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + da - 1;
+	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t days = (int64_t)era * 146097 + doe - 719468;
+	return days * 86400 + h * 3600 + mi * 60 + se;
+}
+
 static int copy_name(const struct json_doc *d, int tok, char *out)
 {
 	int n = json_str(d, tok, out, TABLE_NAME_MAX);
@@ -246,19 +276,8 @@ int order_read(const struct json_doc *d, int obj, struct order_key *key, struct 
 				json_str(d, json_get(d, i, "reason"), reason, sizeof reason);
 				char ltt[32];
 				int lt = json_get(d, i, "lastTransitionTime");
-				if (json_str(d, lt, ltt, sizeof ltt) == 20) {
-					/* 2006-01-02T15:04:05Z -> epoch seconds (days from civil, no libc TZ) */
-					int y, mo, da, h, mi, se;
-					if (sscanf(ltt, "%4d-%2d-%2dT%2d:%2d:%2dZ", &y, &mo, &da, &h, &mi, &se) == 6) {
-						y -= mo <= 2;
-						int era = (y >= 0 ? y : y - 399) / 400;
-						int yoe = y - era * 400;
-						int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + da - 1;
-						int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-						int64_t days = (int64_t)era * 146097 + doe - 719468;
-						st->ready_since = days * 86400 + h * 3600 + mi * 60 + se;
-					}
-				}
+				if (json_str(d, lt, ltt, sizeof ltt) == 20)
+					st->ready_since = parse_rfc3339(ltt);
 			}
 		}
 	}

@@ -39,6 +39,7 @@ const char *pz_strerror(int code)
 	case PZ_ENOTFOUND: return "not found";
 	default: break;
 	}
+	/* strerror costs nothing extra: printf's %m already links it in. */
 	if (code < 0 && code > -4096)
 		return strerror(-code);
 	return "unknown error";

@@ -126,6 +126,16 @@ int64_t server_deadline(const struct server *s)
 	return d;
 }
 
+/* The blank line ending a request head. Not memmem: libc's two-way search costs 800 bytes of
+ * binary for a 2 KiB buffer. */
+static int head_complete(const char *p, size_t n)
+{
+	for (size_t i = 3; i < n; i++)
+		if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' && p[i - 3] == '\r')
+			return 1;
+	return 0;
+}
+
 static void drop(struct server_client *c)
 {
 	close(c->fd);
@@ -210,7 +220,7 @@ void server_step(struct server *s, int64_t now)
 				break;
 			}
 			c->len += (size_t)r;
-			if (c->len >= 4 && memmem(c->req, c->len, "\r\n\r\n", 4)) {
+			if (head_complete(c->req, c->len)) {
 				answer(s, c);
 				break;
 			}

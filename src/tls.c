@@ -415,9 +415,10 @@ int tls_client_start(struct tls_client *c, const struct tls_creds *creds, const 
 		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 	};
+	/* SHA-256/384/512 only: every certificate and handshake signature a current API server
+	 * makes uses them; SHA-1 and SHA-224 would be dead weight in a 192 KiB binary. */
 	static const br_hash_class *const hashes[] = {
-		NULL, &br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable, &br_sha384_vtable,
-		&br_sha512_vtable
+		&br_sha256_vtable, &br_sha384_vtable, &br_sha512_vtable
 	};
 	br_ssl_client_context *cc = &c->cc;
 	br_x509_minimal_context *xc = &c->x509.minimal;
@@ -431,9 +432,10 @@ int tls_client_start(struct tls_client *c, const struct tls_creds *creds, const 
 	br_ssl_engine_set_default_ecdsa(&cc->eng);
 	br_x509_minimal_set_rsa(xc, br_ssl_engine_get_rsavrfy(&cc->eng));
 	br_x509_minimal_set_ecdsa(xc, br_ssl_engine_get_ec(&cc->eng), br_ssl_engine_get_ecdsa(&cc->eng));
-	for (int id = br_sha1_ID; id <= br_sha512_ID; id++) {
-		br_ssl_engine_set_hash(&cc->eng, id, hashes[id - 1]);
-		br_x509_minimal_set_hash(xc, id, hashes[id - 1]);
+	for (size_t k = 0; k < PZ_ARRAY_LEN(hashes); k++) {
+		int id = (int)((hashes[k]->desc >> BR_HASHDESC_ID_OFF) & BR_HASHDESC_ID_MASK);
+		br_ssl_engine_set_hash(&cc->eng, id, hashes[k]);
+		br_x509_minimal_set_hash(xc, id, hashes[k]);
 	}
 	br_ssl_engine_set_prf_sha256(&cc->eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(&cc->eng, &br_tls12_sha384_prf);
@@ -465,4 +467,24 @@ void tls_client_save_session(struct tls_client *c)
 {
 	br_ssl_engine_get_session_parameters(&c->cc.eng, &c->session);
 	c->have_session = 1;
+}
+
+const char *tls_strerror(unsigned code)
+{
+	if (code >= BR_ERR_SEND_FATAL_ALERT)
+		return "we sent a fatal alert";
+	if (code >= BR_ERR_RECV_FATAL_ALERT)
+		return "the server sent a fatal alert (it may require a client certificate)";
+	switch (code) {
+	case 0: return "none";
+	case BR_ERR_BAD_VERSION: return "server does not speak TLS 1.2";
+	case BR_ERR_BAD_CIPHER_SUITE: return "no common cipher suite";
+	case BR_ERR_X509_BAD_SIGNATURE: return "certificate signature invalid";
+	case BR_ERR_X509_EXPIRED: return "certificate expired or not yet valid";
+	case BR_ERR_X509_BAD_SERVER_NAME: return "server certificate does not carry the expected name or IP";
+	case BR_ERR_X509_CRITICAL_EXTENSION: return "certificate has an unsupported critical extension";
+	case BR_ERR_X509_WEAK_PUBLIC_KEY: return "certificate key too weak";
+	case BR_ERR_X509_NOT_TRUSTED: return "server certificate not signed by the configured CA";
+	default: return "TLS protocol error";
+	}
 }

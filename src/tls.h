@@ -92,6 +92,9 @@ int tls_client_start(struct tls_client *c, const struct tls_creds *creds, const 
  * key exchange on every reconnect). Call after the handshake completed. */
 void tls_client_save_session(struct tls_client *c);
 
+/* A short name for a BearSSL error code, for the log ("server certificate name mismatch"). */
+const char *tls_strerror(unsigned code);
+
 /* Exposed for tests: 1 when the DER certificate carries `ip` among its iPAddress SANs, 0 when not,
  * < 0 when the DER cannot be read. */
 int tls_cert_has_ip(const unsigned char *der, size_t len, const unsigned char *ip, size_t ip_len);

@@ -98,14 +98,6 @@ static int split_key(char *s, size_t n, char **key, size_t *klen, char **val, si
 	return 0;
 }
 
-static int column(const char *buf, const char *s)
-{
-	int c = 0;
-	while (s > buf && s[-1] != '\n')
-		s--, c++;
-	return c;
-}
-
 static int add(struct yaml *y, int parent, int col, int is_item)
 {
 	struct yaml_node *nd;
@@ -128,7 +120,7 @@ int yaml_parse(struct yaml *y, char *buf, size_t len)
 	y->err_line = 0;
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
-		char *e = nl ? nl : end, *s = p;
+		char *e = nl ? nl : end, *s = p, *line_start = p;
 		int col;
 
 		line++;
@@ -148,7 +140,7 @@ int yaml_parse(struct yaml *y, char *buf, size_t len)
 				goto bad; /* a second document */
 			continue;
 		}
-		col = column(buf, s);
+		col = (int)(s - line_start); /* not by scanning back: NULs were written in place */
 		for (;;) {
 			int parent, idx;
 			int item = (*s == '-' && (s + 1 == e || is_sp(s[1])));
@@ -175,7 +167,7 @@ int yaml_parse(struct yaml *y, char *buf, size_t len)
 				if (s == e)
 					break;
 				/* the item's inline content is a key or a scalar at its own column */
-				col = column(buf, s);
+				col = (int)(s - line_start); /* not by scanning back: NULs were written in place */
 				char *k, *v;
 				size_t kl, vl;
 				if (split_key(s, (size_t)(e - s), &k, &kl, &v, &vl) < 0) {

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this). On a fresh Debian 12 machine it
+# installs what it needs, builds, and runs: unit tests under ASan+UBSan, fuzz smoke runs, size and
+# scratch-image budgets, and the end-to-end tests against a real kube-apiserver (built once, cached).
+#   bash tests/check.sh            (FUZZ_SECONDS=10 by default here; E2E=0 skips the e2e step)
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+LOGDIR=$(mktemp -d /tmp/pizza-check.XXXXXX)
+PASS=0; FAIL=0; STEPS_FAILED=()
+
+step() { # NAME CMD...
+  local name=$1; shift
+  echo "=== $name"
+  "$@" 2>&1 | tee "$LOGDIR/$name.log"
+  local rc=${PIPESTATUS[0]}
+  # each runner ends with "<name>: N passed, N failed"
+  local line
+  line=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed' "$LOGDIR/$name.log" | tail -1)
+  if [ -n "$line" ]; then
+    PASS=$((PASS + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')))
+    FAIL=$((FAIL + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+  fi
+  if [ "$rc" -ne 0 ]; then
+    STEPS_FAILED+=("$name")
+    [ -z "$line" ] && FAIL=$((FAIL + 1))
+  fi
+}
+
+echo "=== dependencies"
+bash tests/install-test-deps.sh || { echo "check: 0 passed, 1 failed"; exit 1; }
+bash vendor/build-deps.sh build || { echo "check: 0 passed, 1 failed"; exit 1; }
+step build make -j2 build/pizza-controller
+step unit make unit
+step fuzz make fuzz-smoke
+step budgets make budgets
+if [ "${E2E:-1}" = 1 ]; then
+  step control-plane bash tests/cp/build.sh
+  step e2e bash tests/e2e/run.sh build/pizza-controller
+fi
+echo
+if [ ${#STEPS_FAILED[@]} -gt 0 ]; then
+  echo "failed steps: ${STEPS_FAILED[*]} (logs in $LOGDIR)"
+fi
+echo "check: $PASS passed, $FAIL failed"
+[ ${#STEPS_FAILED[@]} -eq 0 ] && [ "$FAIL" -eq 0 ]

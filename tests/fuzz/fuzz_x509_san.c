@@ -1,0 +1,120 @@
+/*
+ * fuzz_x509_san.c - libFuzzer target for the DER walk that finds iPAddress SANs (src/tls.h) and for
+ * the base64 decoder of kubeconfig *-data fields (src/config.h).
+ *
+ * tls_cert_has_ip reads the certificate the server sent before anything verified it: it must never
+ * read past the DER, whatever the lengths inside claim. The input (an exact-size block from libFuzzer)
+ * is asked for a 4-byte and a 16-byte address:
+ *   - the answer is 1, 0 or negative; 1 only when the address's iPAddress TLV (87 len addr) is there.
+ * config_base64_decode gets the input as text with exact-size output blocks:
+ *   - the output fits the capacity it was given, and a smaller capacity gives the same bytes or
+ *     PZ_ETOOBIG, never a write past it;
+ *   - the input's bytes encoded as base64 (padded, wrapped at 76 like kubectl) decode back to them.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+#include "config.h"
+#include "pz.h"
+#include "tls.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(c) do { \
+	if (!(c)) { \
+		fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #c); \
+		abort(); \
+	} \
+} while (0)
+
+/* The addresses a controller dials: the loopback API server and a v6 service address. */
+static const unsigned char ip4[4] = { 127, 0, 0, 1 };
+static const unsigned char ip16[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+
+static void has_ip(const uint8_t *der, size_t len, const unsigned char *ip, size_t ip_len)
+{
+	unsigned char tlv[18];
+	int rc = tls_cert_has_ip(der, len, ip, ip_len);
+
+	CHECK(rc == 1 || rc == 0 || rc < 0);
+	if (rc == 1) {
+		tlv[0] = 0x87;
+		tlv[1] = (unsigned char)ip_len;
+		memcpy(tlv + 2, ip, ip_len);
+		CHECK(memmem(der, len, tlv, ip_len + 2) != NULL);
+	}
+}
+
+static long decode(const uint8_t *in, size_t len, size_t cap, unsigned char *keep)
+{
+	unsigned char *out = malloc(cap ? cap : 1);
+	long n;
+
+	CHECK(out);
+	n = config_base64_decode((const char *)in, len, out, cap);
+	if (n >= 0) {
+		CHECK((size_t)n <= cap);
+		if (keep)
+			memcpy(keep, out, (size_t)n);
+	}
+	free(out);
+	return n;
+}
+
+static void base64(const uint8_t *data, size_t size)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t cap_small = size ? data[0] % 64 : 0, tl = 0;
+	unsigned char *full = malloc(size + 1), *back = malloc(size + 1);
+	char *text = malloc(size / 3 * 4 + size / 57 + 8);
+	long n, m;
+
+	CHECK(full && back && text);
+	/* As config.c calls it: capacity = the text's length, always enough. */
+	n = decode(data, size, size, full);
+	CHECK(n >= 0 || n == PZ_ECONFIG);
+	m = decode(data, size, cap_small, NULL);
+	if (n >= 0)
+		CHECK((size_t)n <= cap_small ? m == n : m == PZ_ETOOBIG);
+	else
+		CHECK(m == PZ_ECONFIG || m == PZ_ETOOBIG);
+	if (n >= 0 && (size_t)n <= cap_small) {
+		unsigned char *again = malloc(cap_small ? cap_small : 1);
+		CHECK(again);
+		CHECK(decode(data, size, cap_small, again) == n);
+		CHECK(memcmp(again, full, (size_t)n) == 0);
+		free(again);
+	}
+
+	for (size_t i = 0; i < size; i += 3) {
+		uint32_t v = (uint32_t)data[i] << 16;
+		size_t k = size - i < 3 ? size - i : 3;
+		if (k > 1)
+			v |= (uint32_t)data[i + 1] << 8;
+		if (k > 2)
+			v |= data[i + 2];
+		text[tl++] = alphabet[v >> 18 & 63];
+		text[tl++] = alphabet[v >> 12 & 63];
+		text[tl++] = k > 1 ? alphabet[v >> 6 & 63] : '=';
+		text[tl++] = k > 2 ? alphabet[v & 63] : '=';
+		if ((i / 3 + 1) % 19 == 0)
+			text[tl++] = '\n';
+	}
+	n = decode((const uint8_t *)text, tl, size, back);
+	CHECK(n == (long)size);
+	CHECK(memcmp(back, data, size) == 0);
+	free(text);
+	free(back);
+	free(full);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	has_ip(data, size, ip4, sizeof ip4);
+	has_ip(data, size, ip16, sizeof ip16);
+	base64(data, size);
+	return 0;
+}
