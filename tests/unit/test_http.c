@@ -1,7 +1,7 @@
 /*
  * test_http.c - the HTTP/1.1 response parser and request head writer (src/http.h).
  *
- * Every recorded API server response (tests/data/*.http) is fed whole, one byte at a time, and split
+ * Every recorded API server response (tests/data/NAME.http) is fed whole, one byte at a time, and split
  * in two at every position; the body spans must always add up to the body a plain reference decoder
  * finds. Each input sits right before a PROT_NONE page, so a read past `len` crashes; every test runs
  * in its own child process, so a crash counts as one failure and the other tests still run.
