@@ -15,13 +15,13 @@ HOST_CC    ?= gcc
 CLANG      ?= clang
 
 # -Os and section GC: size is a feature (budget: tests/budgets.env).
-CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DPZ_VERSION='"$(VERSION)"' -Wall -Wextra -Wshadow -Wno-unused-parameter \
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DJSMN_PARENT_LINKS -DPZ_VERSION='"$(VERSION)"' -Wall -Wextra -Wshadow -Wno-unused-parameter \
                  -I$(BEARSSL)/inc -I$(BUILD)/jsmn
 CFLAGS_REL    := $(CFLAGS_COMMON) -Os -flto -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
                  -fno-stack-protector -fomit-frame-pointer
 LDFLAGS_REL   := -static -Wl,--gc-sections -Wl,-O1 -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noseparate-code
 
-.PHONY: all deps check unit fuzz-smoke budgets e2e demo clean controlplane bench
+.PHONY: all deps check unit fuzz-smoke budgets e2e demo clean controlplane bench replay
 
 all: $(BUILD)/pizza-controller
 
@@ -78,7 +78,20 @@ check: $(BUILD)/pizza-controller
 demo: $(BUILD)/pizza-controller controlplane
 	@bash tests/demo.sh $(BUILD)/pizza-controller
 
-bench: $(BUILD)/pizza-controller controlplane
+# Replay benchmark: the controller's watch path (every module but main.c), built exactly like the
+# product (musl, -Os, LTO), against a TLS server replaying a recorded watch stream.
+$(BUILD)/bench/replay: bench/replay.c $(LIB_SRC) $(HDR) $(BEARSSL)/libbearssl.a
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(CFLAGS_REL) -Isrc bench/replay.c $(LIB_SRC) -o $@ $(LDFLAGS_REL) $(BEARSSL)/libbearssl.a
+
+$(BUILD)/bench/replay_server: bench/replay_server.c src/tls.c src/pz.c $(HDR) $(BEARSSL)/libbearssl.a
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(CFLAGS_COMMON) -O2 -Isrc bench/replay_server.c src/tls.c src/pz.c -o $@ -static $(BEARSSL)/libbearssl.a
+
+replay: $(BUILD)/bench/replay $(BUILD)/bench/replay_server
+	@bash bench/replay.sh
+
+bench: $(BUILD)/pizza-controller $(BUILD)/bench/replay $(BUILD)/bench/replay_server controlplane
 	@bash bench/run.sh
 
 clean:

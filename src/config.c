@@ -118,6 +118,8 @@ int config_parse_server(struct kube_api *api, const char *url)
 			return PZ_ECONFIG;
 		host = p + 1;
 		p = hend + 1;
+		if (*p && *p != ':' && *p != '/')
+			return PZ_ECONFIG;
 	} else {
 		p += strcspn(p, ":/?#");
 		hend = p;
@@ -144,8 +146,8 @@ int config_parse_server(struct kube_api *api, const char *url)
 	} else {
 		strcpy(api->target.port, api->target.use_tls ? "443" : "80");
 	}
-	if (*path == '?' || *path == '#')
-		return PZ_ECONFIG;
+	if (strpbrk(path, "?#"))
+		return PZ_ECONFIG; /* a query or fragment in a server URL is a mistake, not a prefix */
 	pl = strlen(path);
 	while (pl && path[pl - 1] == '/')
 		pl--;
@@ -185,6 +187,7 @@ static long load_pem(const char *data, const char *file, const char *kubeconfig,
 			free(buf);
 			return n;
 		}
+		buf[n] = 0; /* like read_file: every loaded buffer is a C string */
 		*out = (char *)buf;
 		return n;
 	}
@@ -224,7 +227,7 @@ static int load_kubeconfig(struct kube_api *api, const char *path, const char *c
 	char *buf = NULL, *pem = NULL, *key = NULL;
 	const char *ctx_name, *cluster_name, *user_name, *s;
 	int ctx, cl, us, rc = PZ_ECONFIG;
-	long n, kn;
+	long n, kn = 0;
 
 	n = read_file(path, &buf);
 	if (n < 0)
@@ -347,7 +350,7 @@ static int load_kubeconfig(struct kube_api *api, const char *path, const char *c
 	rc = 0;
 out:
 	if (key) {
-		memset(key, 0, strlen(key)); /* private key bytes: do not leave them in freed memory */
+		memset(key, 0, (size_t)(kn > 0 ? kn : 0)); /* private key bytes: not left in freed memory */
 		free(key);
 	}
 	free(pem);

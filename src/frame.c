@@ -19,7 +19,7 @@ void frame_init(struct frame *f, enum frame_mode mode, char *buf, size_t cap)
 int frame_at_boundary(const struct frame *f)
 {
 	if (f->mode == FRAME_EVENTS)
-		return f->full_len == 0;
+		return f->full_len == 0 && f->virt == 0;
 	return f->ended;
 }
 
@@ -46,19 +46,64 @@ static void emit(struct frame *f, enum frame_kind kind, struct frame_out *out)
 	f->overflow = 0;
 }
 
+static int ws(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* Whitespace at the end of what arrived so far is either the line's tail (CR, trailing blanks),
+ * which is not part of the event, or sits between tokens with more to come. It is stored like any
+ * byte while it fits, and remembered as `trail` so the line's end can take it back; whitespace
+ * that does not fit is only counted (`virt`) and turns into an overflow only if content follows.
+ * So an event of exactly `cap` bytes followed by CRLF still fits, and nothing reported depends on
+ * how the input was split. */
+static void trailing_ws(struct frame *f, size_t m)
+{
+	size_t stored = 0;
+	if (!f->overflow) {
+		stored = f->cap - f->len < m ? f->cap - f->len : m;
+		f->len += stored;              /* the bytes were copied by the caller */
+		f->trail_stored += stored;
+		f->virt += m - stored;
+		f->full_len += stored;
+		f->trail += stored;
+	} else {
+		f->full_len += m;
+		f->trail += m;
+	}
+}
+
 static int feed_events(struct frame *f, const char *in, size_t len, struct frame_out *out)
 {
 	const char *nl = memchr(in, '\n', len);
-	size_t n = nl ? (size_t)(nl - in) : len;
+	size_t n = nl ? (size_t)(nl - in) : len, start = 0, last;
 
-	keep(f, in, n);
+	if (f->full_len == 0 && f->virt == 0) /* leading blanks of a line are not part of the event */
+		while (start < n && ws(in[start]))
+			start++;
+	last = n;
+	while (last > start && ws(in[last - 1]))
+		last--;
+	if (last > start) {
+		if (f->virt) {
+			/* blanks that did not fit are followed by content: the event does not fit */
+			f->overflow = 1;
+			f->full_len += f->virt;
+			f->virt = 0;
+		}
+		f->trail = f->trail_stored = 0;
+		keep(f, in + start, last - start);
+	}
+	if (n > last) {
+		if (!f->overflow)
+			memcpy(f->buf + f->len, in + last, f->cap - f->len < n - last ? f->cap - f->len : n - last);
+		trailing_ws(f, n - last);
+	}
 	if (!nl)
 		return (int)len;
-	/* Blank lines (a keep-alive newline, CRLF remains) are not events. */
-	while (f->len && (f->buf[f->len - 1] == '\r' || f->buf[f->len - 1] == ' '))
-		f->len--, f->full_len--;
+	/* the line's tail goes */
+	f->full_len -= f->trail;
+	f->len -= f->trail_stored;
+	f->trail = f->trail_stored = f->virt = 0;
 	if (f->full_len == 0) {
-		out->kind = FRAME_NONE;
+		out->kind = FRAME_NONE; /* a blank line is not an event */
 		return (int)(n + 1);
 	}
 	if (!f->overflow && f->buf[0] != '{')
@@ -86,6 +131,8 @@ static int feed_list(struct frame *f, const char *in, size_t len, struct frame_o
 				f->esc = 0;
 			} else if (c == '\\') {
 				f->esc = 1;
+				if (f->in_key)
+					f->key_len = -1; /* an escaped key is none we look for */
 			} else if (c == '"') {
 				f->in_str = 0;
 				if (f->in_key)

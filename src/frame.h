@@ -45,6 +45,9 @@ struct frame {
 	size_t len;           /* bytes of the current object kept in buf */
 	size_t full_len;      /* bytes of the current object seen, kept or not */
 	int overflow;
+	size_t trail;         /* events: trailing blanks counted in full_len, */
+	size_t trail_stored;  /* ... of which stored in buf */
+	size_t virt;          /* ... and blanks past cap, counted only until content follows */
 	/* list scanner */
 	int depth;
 	uint64_t arrays;      /* bit d set when the container at depth d+1 is an array */

@@ -68,10 +68,19 @@ static int header_line(struct http_resp *r, const char *s, size_t n)
 	const char *v;
 	size_t vn;
 
+	const char *colon = memchr(s, ':', n);
+
 	if (++r->nheaders > HTTP_HEADERS_MAX)
 		return PZ_ETOOBIG;
 	if (n == 0 || s[0] == ' ' || s[0] == '\t')
 		return PZ_EHTTP; /* obsolete line folding: refuse rather than misread */
+	/* A name is at least one token character and ends right at the colon (RFC 7230 3.2.4:
+	 * no blank before it), so "Transfer-Encoding : chunked" cannot slip past as unknown. */
+	if (!colon || colon == s)
+		return PZ_EHTTP;
+	for (const char *p = s; p < colon; p++)
+		if (*p <= ' ' || *p >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *p))
+			return PZ_EHTTP;
 	if (header_is(s, n, "Content-Length", &v, &vn)) {
 		uint64_t len;
 		if (parse_u64(v, vn, &len) < 0 || (r->has_length && len != r->remaining))
@@ -118,7 +127,8 @@ static int take_line(struct http_resp *r, const char *in, size_t len, size_t *us
 	const char *lf = memchr(in, '\n', len);
 	size_t n = lf ? (size_t)(lf - in) : len;
 
-	if (r->line_len + n > HTTP_LINE_MAX)
+	/* +1: the line's CR is stored and dropped below, so CRLF and LF lines get the same limit */
+	if (r->line_len + n > HTTP_LINE_MAX + 1)
 		return PZ_ETOOBIG;
 	memcpy(r->line + r->line_len, in, n);
 	r->line_len += n;

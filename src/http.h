@@ -45,7 +45,7 @@ struct http_resp {
 	unsigned nheaders;
 	unsigned hex_digits;
 	size_t line_len;
-	char line[HTTP_LINE_MAX];
+	char line[HTTP_LINE_MAX + 1];   /* + the CR of a CRLF line */
 };
 
 /* head_request: 1 when the request was HEAD (its response has no body whatever it says). */

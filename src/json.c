@@ -9,10 +9,160 @@
 #include "json.h"
 #include "pz.h"
 
+#include <stdint.h>
 #include <string.h>
+
+static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+/* Word-at-a-time byte tests (the classic "has a zero byte" trick): 8 bytes per step for the scans
+ * that touch every byte of an object. */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+static inline uint64_t load8(const char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	return x;
+}
+static inline int has_below(uint64_t x, unsigned n) { return ((x - ONES * n) & ~x & HIGHS) != 0; }
+static inline int has_byte(uint64_t x, unsigned char c) { return has_below(x ^ (ONES * c), 1); }
+
+/* 1 when bytes p[0..n) hold a control character (below 0x20). */
+static int has_control(const char *p, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		if (has_below(load8(p + i), 0x20))
+			return 1;
+	for (; i < n; i++)
+		if ((unsigned char)p[i] < 0x20)
+			return 1;
+	return 0;
+}
+
+/* Index of the first '"' or '\\' in p[i..n), or n. */
+static size_t find_quote_or_escape(const char *p, size_t i, size_t n)
+{
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x = load8(p + i);
+		if (has_byte(x, '"') || has_byte(x, '\\'))
+			break;
+	}
+	for (; i < n && p[i] != '"' && p[i] != '\\'; i++)
+		;
+	return i;
+}
+
+/* ---- syntax check ----
+ * jsmn, even strict, tokenizes some broken text: a key without a value ({"a"}), missing or extra
+ * commas ([1 2], [1,]), doubled colons, bad literals (tru, 01, 1.2.3). With the tokens in hand the
+ * rest of the grammar is a check of the gaps between them: only blanks, plus exactly the one
+ * separator the position requires, and no raw control character inside a string. Nesting is
+ * bounded so the recursion is too. */
+
+
+/* Raw extent of a token: jsmn's string tokens exclude their quotes. */
+static int raw_start(const jsmntok_t *t) { return t->type == JSMN_STRING ? t->start - 1 : t->start; }
+static int raw_end(const jsmntok_t *t) { return t->type == JSMN_STRING ? t->end + 1 : t->end; }
+
+static int gap_ok(const char *b, int from, int to, char sep)
+{
+	while (from < to && is_ws(b[from]))
+		from++;
+	if (sep) {
+		if (from >= to || b[from] != sep)
+			return 0;
+		from++;
+	}
+	while (from < to && is_ws(b[from]))
+		from++;
+	return from == to;
+}
+
+static int digit_run(const char *p, const char *end, const char **out)
+{
+	const char *q = p;
+	while (q < end && *q >= '0' && *q <= '9')
+		q++;
+	*out = q;
+	return q > p;
+}
+
+static int literal_ok(const char *p, const char *end)
+{
+	size_t n = (size_t)(end - p);
+	const char *q;
+	if ((n == 4 && memcmp(p, "true", 4) == 0) || (n == 5 && memcmp(p, "false", 5) == 0) ||
+	    (n == 4 && memcmp(p, "null", 4) == 0))
+		return 1;
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		q = p + 1;
+	else if (!digit_run(p, end, &q))
+		return 0;
+	if (q < end && *q == '.' && !digit_run(q + 1, end, &q))
+		return 0;
+	if (q < end && (*q == 'e' || *q == 'E')) {
+		q++;
+		if (q < end && (*q == '+' || *q == '-'))
+			q++;
+		if (!digit_run(q, end, &q))
+			return 0;
+	}
+	return q == end;
+}
+
+/* Checks the value at token i; *next receives the token after it. 0 or -1. */
+static int check_value(const struct json_doc *d, int i, int depth, int *next)
+{
+	const jsmntok_t *t = &d->tok[i];
+	int pos, j, is_obj;
+
+	if (depth > JSON_DEPTH_MAX)
+		return -1;
+	switch (t->type) {
+	case JSMN_PRIMITIVE:
+		*next = i + 1;
+		return literal_ok(d->buf + t->start, d->buf + t->end) ? 0 : -1;
+	case JSMN_STRING:
+		*next = i + 1;
+		if (has_control(d->buf + t->start, (size_t)(t->end - t->start)))
+			return -1; /* raw control characters are not JSON */
+		return t->size == 0 ? 0 : -1; /* a string with a value of its own is a key out of place */
+	case JSMN_OBJECT:
+	case JSMN_ARRAY:
+		is_obj = t->type == JSMN_OBJECT;
+		pos = t->start + 1;
+		j = i + 1;
+		for (int k = 0; k < t->size; k++) {
+			if (j >= d->ntok || !gap_ok(d->buf, pos, raw_start(&d->tok[j]), k ? ',' : 0))
+				return -1;
+			if (is_obj) {
+				const jsmntok_t *key = &d->tok[j];
+				if (key->type != JSMN_STRING || key->size != 1 || j + 1 >= d->ntok ||
+				    !gap_ok(d->buf, raw_end(key), raw_start(&d->tok[j + 1]), ':'))
+					return -1;
+				if (has_control(d->buf + key->start, (size_t)(key->end - key->start)))
+					return -1;
+				j++;
+			}
+			int v = j;
+			if (check_value(d, v, depth + 1, &j) < 0)
+				return -1;
+			pos = raw_end(&d->tok[v]);
+		}
+		*next = j;
+		return gap_ok(d->buf, pos, t->end - 1, 0) ? 0 : -1;
+	default:
+		return -1;
+	}
+}
 
 int json_parse(struct json_doc *d, const char *buf, size_t len, jsmntok_t *tok, unsigned cap)
 {
+	int next;
+
 	jsmn_parser p;
 	int r;
 
@@ -31,10 +181,68 @@ int json_parse(struct json_doc *d, const char *buf, size_t len, jsmntok_t *tok, 
 	if (tok[0].type != JSMN_OBJECT && tok[0].type != JSMN_ARRAY)
 		return PZ_EJSON;
 	for (size_t i = (size_t)tok[0].end; i < len; i++)
-		if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '\r' && buf[i] != '\t')
+		if (!is_ws(buf[i]))
 			return PZ_EJSON;
+	for (int i = 0; i < tok[0].start; i++)
+		if (!is_ws(buf[i]))
+			return PZ_EJSON; /* jsmn skips a stray ':' or ',' before the value */
 	d->ntok = r;
+	if (check_value(d, 0, 0, &next) < 0 || next != r) {
+		d->ntok = 0;
+		return PZ_EJSON;
+	}
 	return r;
+}
+
+size_t json_drop_member(char *buf, size_t len, const char *key)
+{
+	size_t kl = strlen(key), i, start = 0, end;
+	int depth = 0, found = 0;
+
+	/* Find "key": — a plain loop, not memmem: the member sits near the start of metadata, and
+	 * libc's two-way search costs more to set up (and 800 bytes of binary) than it saves. */
+	for (i = 1; i + kl + 3 < len; i++) {
+		if (buf[i] == '"' && buf[i + kl + 1] == '"' && buf[i + kl + 2] == ':' &&
+		    (buf[i - 1] == ',' || buf[i - 1] == '{' || is_ws(buf[i - 1])) &&
+		    memcmp(buf + i + 1, key, kl) == 0) {
+			found = 1;
+			break;
+		}
+	}
+	if (!found)
+		return len;
+	start = i;
+	i += kl + 3;
+	if (buf[i] != '[' && buf[i] != '{')
+		return len;
+	for (; i < len; i++) {
+		char c = buf[i];
+		if (c == '"') {
+			/* skip the string: a backslash escapes the next byte */
+			for (i = find_quote_or_escape(buf, i + 1, len); i < len && buf[i] == '\\';)
+				i = find_quote_or_escape(buf, i + 2, len);
+		} else if (c == '[' || c == '{') {
+			depth++;
+		} else if ((c == ']' || c == '}') && --depth == 0) {
+			break;
+		}
+	}
+	if (i >= len)
+		return len;
+	end = i + 1;
+	i = end;
+	while (i < len && is_ws(buf[i]))
+		i++;
+	if (i < len && buf[i] == ',') {
+		end = i + 1;                 /* "k":[..] ,"next" -> "next" */
+	} else {
+		while (start > 0 && is_ws(buf[start - 1]))
+			start--;
+		if (start > 0 && buf[start - 1] == ',')
+			start--;             /* ,"k":[..]} -> } */
+	}
+	memmove(buf + start, buf + end, len - end);
+	return len - (end - start);
 }
 
 int json_skip(const struct json_doc *d, int i)
@@ -85,7 +293,7 @@ int json_path(const struct json_doc *d, int obj, const char *path)
 int json_eq(const struct json_doc *d, int i, const char *s)
 {
 	size_t n = strlen(s);
-	if (i < 0 || d->tok[i].type != JSMN_STRING)
+	if (i < 0 || i >= d->ntok || d->tok[i].type != JSMN_STRING)
 		return 0;
 	return (size_t)(d->tok[i].end - d->tok[i].start) == n && memcmp(d->buf + d->tok[i].start, s, n) == 0;
 }
@@ -117,14 +325,18 @@ int json_str(const struct json_doc *d, int i, char *out, size_t cap)
 	const char *p, *end;
 	size_t n = 0;
 
-	if (i < 0 || i >= d->ntok || d->tok[i].type != JSMN_STRING || cap == 0)
+	if (i < 0 || i >= d->ntok || d->tok[i].type != JSMN_STRING)
 		return PZ_EJSON;
+	if (cap == 0)
+		return PZ_ETOOBIG;
 	p = d->buf + d->tok[i].start;
 	end = d->buf + d->tok[i].end;
 	while (p < end) {
 		char enc[4];
 		size_t elen = 1;
 		if (*p != '\\') {
+			if ((unsigned char)*p < 0x20)
+				return PZ_EJSON; /* raw control characters are not JSON */
 			enc[0] = *p++;
 		} else {
 			uint32_t cp;

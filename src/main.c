@@ -14,6 +14,7 @@
 #include "pz.h"
 #include "reconcile.h"
 #include "server.h"
+#include "sync.h"
 #include "table.h"
 #include "watch.h"
 
@@ -28,8 +29,6 @@
 #include <unistd.h>
 
 #define LOOP_RECONCILES_PER_TURN 32
-/* Log "table full" at most this often: the metric counts every refusal. */
-#define LOOP_FULL_LOG_INTERVAL_MS 10000
 
 static const char usage[] =
 "usage: pizza-controller [flags]\n"
@@ -64,10 +63,8 @@ struct controller {
 	struct reconciler rec;
 	struct reconcile_config rcfg;
 	struct server server;
-	uint64_t table_full, bad_objects, oversized_logged_o, oversized_logged_p;
-	int overflow;            /* an order was refused for lack of a slot since the last re-list */
-	int64_t full_logged_ms;
-	uint32_t max_orders;
+	struct sync sync;
+	uint64_t oversized_logged_o, oversized_logged_p;
 	size_t reserved_bytes;
 };
 
@@ -103,147 +100,6 @@ static int parse_count(const char *s, long min, long max, long *out)
 	*out = v;
 	return 0;
 }
-
-/* ---- watch handlers ---- */
-
-static void maybe_relist_after_free(int64_t now)
-{
-	if (ctl.overflow) {
-		ctl.overflow = 0;
-		log_line(LOG_INFO, "msg=\"a table slot freed after orders were refused; re-listing orders\"");
-		watch_request_relist(&ctl.orders, now);
-	}
-}
-
-static void on_order(void *arg, struct watch *w, enum watch_event type, const struct json_doc *d, int obj)
-{
-	struct order_key key;
-	struct order_state st;
-	struct table_slot *s;
-	int64_t now = pz_now_ms();
-	int i, rc;
-
-	(void)arg;
-	memset(&st, 0, sizeof st);
-	rc = order_read(d, obj, &key, &st);
-	if (rc < 0) {
-		ctl.bad_objects++;
-		log_line(LOG_WARN, "msg=\"order skipped\" error=\"%s\" hint=\"%s\"", pz_strerror(rc),
-			rc == PZ_ETOOBIG ? "namespace or name longer than 63 characters" : "metadata unreadable");
-		return;
-	}
-	i = table_find(&ctl.table, key.ns, key.name);
-	if (type == WATCH_DELETED) {
-		if (i >= 0) {
-			table_remove(&ctl.table, i);
-			log_line(LOG_INFO, "msg=\"order deleted\" ns=%s name=%s result=forgotten", key.ns, key.name);
-			maybe_relist_after_free(now);
-		}
-		return;
-	}
-	if (i < 0) {
-		i = table_insert(&ctl.table, key.ns, key.name, now);
-		if (i < 0) {
-			ctl.table_full++;
-			ctl.overflow = 1;
-			if (now - ctl.full_logged_ms >= LOOP_FULL_LOG_INTERVAL_MS || ctl.full_logged_ms == 0) {
-				ctl.full_logged_ms = now;
-				log_line(LOG_ERROR, "msg=\"reconcile table full\" ns=%s name=%s max_orders=%u refused_total=%llu "
-					"hint=\"raise --max-orders; refused orders are picked up by a re-list when a slot frees\"",
-					key.ns, key.name, ctl.max_orders, (unsigned long long)ctl.table_full);
-			}
-			return;
-		}
-		s = &ctl.table.slot[i];
-	} else {
-		s = &ctl.table.slot[i];
-		/* Same order, nothing we act on changed (typically the echo of our own status write):
-		 * no reconcile needed. */
-		if (memcmp(s->o.uid, st.uid, 16) == 0 && s->o.generation == st.generation &&
-		    s->o.status_hash == st.status_hash && s->o.spec_err == st.spec_err && s->o.size == st.size &&
-		    s->o.ntoppings == st.ntoppings) {
-			s->o.seen_epoch = w->epoch;
-			s->o.status_phase = st.status_phase;
-			s->o.status_gen = st.status_gen;
-			return;
-		}
-		if (memcmp(s->o.uid, st.uid, 16) != 0)
-			s->o.pod_owned = 0; /* a new order under an old name: its Pod, if any, is stale */
-	}
-	st.pod_phase = s->o.pod_phase;
-	st.pod_gen = s->o.pod_gen;
-	st.pod_deleting = s->o.pod_deleting;
-	st.pod_owned = s->o.pod_owned;
-	st.pod_epoch = s->o.pod_epoch;
-	st.failures = s->o.failures;
-	st.seen_epoch = w->epoch;
-	s->o = st;
-	table_enqueue(&ctl.table, i, now);
-}
-
-static void on_orders_listed(void *arg, struct watch *w)
-{
-	int64_t now = pz_now_ms();
-	int removed = 0;
-	(void)arg;
-	/* Orders deleted while we were not watching: not in the fresh list. */
-	for (uint32_t i = 0; i < ctl.table.high_water; i++) {
-		struct table_slot *s = &ctl.table.slot[i];
-		if (s->state == SLOT_EMPTY || s->o.seen_epoch == w->epoch)
-			continue;
-		table_remove(&ctl.table, (int)i);
-		removed++;
-	}
-	log_line(LOG_INFO, "msg=\"orders listed\" tracked=%u removed_stale=%d resource_version=%s",
-		ctl.table.count, removed, w->rv);
-	if (removed)
-		maybe_relist_after_free(now);
-}
-
-static void on_pod(void *arg, struct watch *w, enum watch_event type, const struct json_doc *d, int obj)
-{
-	struct order_key key;
-	uint8_t phase, deleting, owner[16];
-	int64_t gen;
-	struct table_slot *s;
-	int i;
-
-	(void)arg;
-	if (order_read_pod(d, obj, &key, &phase, &gen, &deleting, owner) < 0)
-		return; /* not an oven of ours (the selector makes this rare) */
-	i = table_find(&ctl.table, key.ns, key.name);
-	if (i < 0)
-		return; /* an orphan: garbage collection removes it with its order */
-	s = &ctl.table.slot[i];
-	if (type == WATCH_DELETED) {
-		s->o.pod_phase = POD_NONE;
-		s->o.pod_deleting = 0;
-	} else {
-		s->o.pod_phase = phase;
-		s->o.pod_gen = gen;
-		s->o.pod_deleting = deleting;
-		s->o.pod_owned = memcmp(owner, s->o.uid, 16) == 0;
-		s->o.pod_epoch = w->epoch;
-	}
-	table_enqueue(&ctl.table, i, pz_now_ms());
-}
-
-static void on_pods_listed(void *arg, struct watch *w)
-{
-	int64_t now = pz_now_ms();
-	(void)arg;
-	for (uint32_t i = 0; i < ctl.table.high_water; i++) {
-		struct table_slot *s = &ctl.table.slot[i];
-		if (s->state == SLOT_EMPTY || s->o.pod_phase == POD_NONE || s->o.pod_epoch == w->epoch)
-			continue;
-		s->o.pod_phase = POD_NONE; /* its Pod vanished while we were not watching */
-		table_enqueue(&ctl.table, (int)i, now);
-	}
-	log_line(LOG_INFO, "msg=\"oven pods listed\" resource_version=%s", w->rv);
-}
-
-static const struct watch_handler order_handler = { on_order, on_orders_listed };
-static const struct watch_handler pod_handler = { on_pod, on_pods_listed };
 
 /* ---- probes and metrics ---- */
 
@@ -310,14 +166,14 @@ static int serve(void *arg, const char *path, char *body, size_t cap, size_t *le
 		"pizza_memory_reserved_bytes %zu\n"
 		"# HELP process_resident_memory_bytes Resident memory.\n# TYPE process_resident_memory_bytes gauge\n"
 		"process_resident_memory_bytes %ld\n",
-		ctl.table.count, ctl.table.capacity, (unsigned long long)ctl.table_full,
+		ctl.table.count, ctl.table.capacity, (unsigned long long)ctl.sync.table_full,
 		(unsigned long long)(ctl.rec.runs - ctl.rec.errors), (unsigned long long)ctl.rec.errors,
 		(unsigned long long)ctl.rec.pods_created, (unsigned long long)ctl.rec.pods_deleted,
 		(unsigned long long)ctl.rec.status_writes,
 		(unsigned long long)ctl.orders.events, (unsigned long long)ctl.pods.events,
 		(unsigned long long)ctl.orders.restarts, (unsigned long long)ctl.pods.restarts,
 		(unsigned long long)ctl.orders.lists, (unsigned long long)ctl.pods.lists,
-		(unsigned long long)(ctl.orders.oversized + ctl.pods.oversized), (unsigned long long)ctl.bad_objects,
+		(unsigned long long)(ctl.orders.oversized + ctl.pods.oversized), (unsigned long long)ctl.sync.bad_objects,
 		(unsigned long long)ctl.api.requests, (unsigned long long)ctl.api.connects, ctl.reserved_bytes,
 		rss_bytes());
 	if (n < 0 || (size_t)n >= cap)
@@ -516,7 +372,8 @@ int main(int argc, char **argv)
 		log_line(LOG_ERROR, "msg=\"cannot reserve memory\" max_orders=%ld max_object_bytes=%ld", max_orders, max_obj);
 		return 1;
 	}
-	ctl.max_orders = (uint32_t)max_orders;
+	ctl.sync.table = &ctl.table;
+	ctl.sync.orders = &ctl.orders;
 	jsmntok_t *tok = (jsmntok_t *)(void *)(bufs + 3 * (size_t)max_obj);
 
 	if (ns)
@@ -524,14 +381,14 @@ int main(int argc, char **argv)
 	else
 		snprintf(path, sizeof path, "/apis/" ORDER_API_VERSION "/pizzaorders");
 	watch_init(&ctl.orders, "pizzaorders", path, NULL, (char *)bufs, (size_t)max_obj, tok, (unsigned)ntok,
-		&order_handler, NULL);
+		&sync_order_handler, &ctl.sync);
 	if (ns)
 		snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
 	else
 		snprintf(path, sizeof path, "/api/v1/pods");
 	kube_query_escape(sel, sizeof sel, ORDER_LABEL_MANAGED "=" ORDER_MANAGER);
 	watch_init(&ctl.pods, "pods", path, sel, (char *)bufs + max_obj, (size_t)max_obj, tok, (unsigned)ntok,
-		&pod_handler, NULL);
+		&sync_pod_handler, &ctl.sync);
 	reconciler_init(&ctl.rec, &ctl.api, &ctl.table, &ctl.rcfg, (char *)bufs + 2 * max_obj, (size_t)max_obj,
 		tok, (unsigned)ntok);
 

@@ -72,14 +72,17 @@ static uint32_t fnv(uint32_t h, const char *s, size_t n)
 static uint32_t status_digest(const char *phase, const char *reason, const char *message,
 	const char *oven, int64_t gen, int ready)
 {
-	char num[24];
+	/* the numbers as raw bytes: a digest needs no decimal text (and no printf per event) */
+	unsigned char num[9];
 	uint32_t h = 2166136261u;
-	int n = snprintf(num, sizeof num, "%lld/%d", (long long)gen, ready);
+	for (int k = 0; k < 8; k++)
+		num[k] = (unsigned char)((uint64_t)gen >> (8 * k));
+	num[8] = (unsigned char)ready;
 	h = fnv(h, phase, strlen(phase));
 	h = fnv(h, reason, strlen(reason));
 	h = fnv(h, message, strlen(message));
 	h = fnv(h, oven, strlen(oven));
-	return fnv(h, num, (size_t)n);
+	return fnv(h, (const char *)num, sizeof num);
 }
 
 /* ---- reading ---- */
@@ -323,7 +326,9 @@ int order_read_pod(const struct json_doc *d, int obj, struct order_key *key, uin
 			int ctl = json_get(d, i, "controller"), u = json_get(d, i, "uid");
 			if (ctl < 0 || d->buf[d->tok[ctl].start] != 't' || u < 0)
 				continue;
-			order_uid_parse(d->buf + d->tok[u].start, (size_t)(d->tok[u].end - d->tok[u].start), owner_uid);
+			uint8_t tmp[16];
+			if (order_uid_parse(d->buf + d->tok[u].start, (size_t)(d->tok[u].end - d->tok[u].start), tmp) == 0)
+				memcpy(owner_uid, tmp, 16); /* all or nothing: a half-parsed uid must not match */
 		}
 	}
 	*phase = POD_UNKNOWN;

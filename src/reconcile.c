@@ -104,7 +104,7 @@ static int create_pod(struct reconciler *r, struct table_slot *s, struct outcome
 		failed(o, "get-order", st < 0 ? st : PZ_ESTATUS, st);
 		return -1;
 	}
-	rc = json_parse(&d, r->resp, len, r->tok, r->ntok);
+	rc = json_parse(&d, r->resp, json_drop_member(r->resp, len, "managedFields"), r->tok, r->ntok);
 	if (rc < 0 || order_read(&d, 0, &key, &fresh) < 0) {
 		failed(o, "get-order", rc < 0 ? rc : PZ_EJSON, st);
 		return -1;

@@ -227,7 +227,7 @@ void table_enqueue(struct table *t, int i, int64_t now)
 {
 	struct table_slot *s = &t->slot[i];
 	if (s->state == SLOT_RUNNING) {
-		s->due_ms = now; /* seen when the running reconcile reschedules: it runs again at once */
+		s->requeued = 1; /* an event arrived during its reconcile: run again right after */
 		return;
 	}
 	PZ_ASSERT(s->state == SLOT_SCHEDULED);
@@ -242,7 +242,8 @@ void table_schedule(struct table *t, int i, int64_t due)
 	struct table_slot *s = &t->slot[i];
 	if (s->state == SLOT_RUNNING) {
 		s->state = SLOT_SCHEDULED;
-		s->due_ms = due;
+		s->due_ms = s->requeued ? 0 : due; /* 0 is before any monotonic "now" */
+		s->requeued = 0;
 		heap_push(t, i);
 		return;
 	}

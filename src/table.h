@@ -51,6 +51,7 @@ struct table_slot {
 	int64_t due_ms;
 	uint32_t heap_pos;       /* position in the heap; next free slot while EMPTY */
 	uint8_t state;           /* enum slot_state */
+	uint8_t requeued;        /* enqueued while RUNNING: the next schedule makes it due at once */
 	struct order_state o;
 };
 

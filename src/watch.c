@@ -130,7 +130,7 @@ static int list(struct watch *w, struct kube_api *api)
 				}
 				if (out.kind != FRAME_OBJECT && out.kind != FRAME_LIST_META)
 					continue;
-				rc = json_parse(&d, out.data, out.len, w->tok, w->ntok);
+				rc = json_parse(&d, w->obj, json_drop_member(w->obj, out.len, "managedFields"), w->tok, w->ntok);
 				if (rc < 0) {
 					/* a page that does not parse is a broken stream, unlike one oversized object */
 					if (rc == PZ_ETOOBIG) {
@@ -282,7 +282,8 @@ static int stream(struct watch *w, int64_t now)
 			}
 			if (out.kind != FRAME_OBJECT)
 				continue;
-			rc = event(w, out.data, out.len);
+			/* out.data is our own object buffer: trim managedFields in place before parsing */
+			rc = event(w, w->obj, json_drop_member(w->obj, out.len, "managedFields"));
 			if (rc < 0)
 				return rc;
 			handled++;

@@ -10,32 +10,42 @@
 
 static int is_sp(char c) { return c == ' '; }
 
+/* After a quoted scalar's closing quote only blanks and a comment may follow. */
+static int rest_is_comment(const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && is_sp(s[i]))
+		i++;
+	return i == n || (s[i] == '#' && i > 0);
+}
+
 /* Unquotes a scalar in place; returns its new length or -1. */
 static long scalar(char *s, size_t n)
 {
+	size_t o = 0, i;
+
 	if (n == 0)
 		return 0;
 	if (s[0] == '\'') {
-		size_t o = 0;
-		if (n < 2 || s[n - 1] != '\'')
-			return -1;
-		for (size_t i = 1; i + 1 < n; i++) {
-			if (s[i] == '\'' && i + 2 < n && s[i + 1] == '\'')
-				i++;
+		for (i = 1; i < n; i++) {
+			if (s[i] == '\'') {
+				if (i + 1 < n && s[i + 1] == '\'') {
+					i++; /* '' is a quote */
+				} else {
+					break;
+				}
+			}
 			s[o++] = s[i];
 		}
-		return (long)o;
+		return i < n && rest_is_comment(s + i + 1, n - i - 1) ? (long)o : -1;
 	}
 	if (s[0] == '"') {
-		size_t o = 0;
-		if (n < 2 || s[n - 1] != '"')
-			return -1;
-		for (size_t i = 1; i + 1 < n; i++) {
+		for (i = 1; i < n && s[i] != '"'; i++) {
 			char c = s[i];
 			if (c == '\\') {
-				if (i + 2 >= n)
+				if (++i >= n)
 					return -1;
-				switch (s[++i]) {
+				switch (s[i]) {
 				case 'n': c = '\n'; break;
 				case 't': c = '\t'; break;
 				case '"': c = '"'; break;
@@ -46,12 +56,12 @@ static long scalar(char *s, size_t n)
 			}
 			s[o++] = c;
 		}
-		return (long)o;
+		return i < n && rest_is_comment(s + i + 1, n - i - 1) ? (long)o : -1;
 	}
 	if (s[0] == '|' || s[0] == '>' || s[0] == '&' || s[0] == '*' || s[0] == '!')
 		return -1;
 	/* plain scalar: a " #" starts a comment */
-	for (size_t i = 1; i < n; i++)
+	for (i = 1; i < n; i++)
 		if (s[i] == '#' && is_sp(s[i - 1])) {
 			n = i;
 			while (n && is_sp(s[n - 1]))
@@ -94,7 +104,7 @@ static int split_key(char *s, size_t n, char **key, size_t *klen, char **val, si
 	while (i < n && is_sp(s[i]))
 		i++;
 	*val = s + i;
-	*vlen = n - i;
+	*vlen = i < n && s[i] == '#' ? 0 : n - i; /* "key: # comment" has a block value */
 	return 0;
 }
 
@@ -155,10 +165,10 @@ int yaml_parse(struct yaml *y, char *buf, size_t len)
 			if (parent >= 0 && y->node[parent].val && !y->node[parent].is_item)
 				goto bad; /* children under a key that already has a scalar */
 			idx = add(y, parent, col, item);
-			if (idx < 0)
-				return idx;
-			if (depth >= YAML_DEPTH_MAX)
+			if (idx < 0 || depth >= YAML_DEPTH_MAX) {
+				y->err_line = line;
 				return PZ_ETOOBIG;
+			}
 			stack[depth++] = idx;
 			if (item) {
 				s++;

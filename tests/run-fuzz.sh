@@ -53,7 +53,9 @@ for bin in "$@"; do
 		passed=$((passed + 1))
 	else
 		echo "$name: FAIL (exit $rc) after ${execs:-?} executions"
-		grep -E '^(==[0-9]+==ERROR|SUMMARY|.*invariant broken|[[:space:]]+#[0-9]+ )' "$log" | head -n 20 | sed 's/^/    /'
+		# The report, then the stack frames inside our code (libFuzzer's and libc's are noise).
+		{ grep -E '^(==[0-9]+== ?ERROR|SUMMARY|.*invariant broken|.*runtime error)' "$log" | head -n 4
+		  grep -E '^[[:space:]]+#[0-9]+ .* in .*(/src/|/tests/fuzz/)' "$log" | head -n 8; } | sed 's/^[[:space:]]*/    /'
 		dest=${keep:-$(mktemp -d "${TMPDIR:-/tmp}/pz-fuzz-crash.XXXXXX")}
 		mkdir -p "$dest"
 		for a in "$artifacts"/*; do
