@@ -21,7 +21,7 @@ CFLAGS_REL    := $(CFLAGS_COMMON) -Os -flto -ffunction-sections -fdata-sections 
                  -fno-stack-protector -fomit-frame-pointer
 LDFLAGS_REL   := -static -Wl,--gc-sections -Wl,-O1 -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noseparate-code
 
-.PHONY: all deps check unit fuzz-smoke budgets e2e demo clean controlplane bench replay
+.PHONY: all deps check unit fuzz-smoke budgets e2e demo clean controlplane bench replay replay-budget
 
 all: $(BUILD)/pizza-controller
 
@@ -47,7 +47,7 @@ HOST_BSSL  := $(BUILD)/bearssl-host
 LIB_SRC    := $(filter-out src/main.c,$(SRC))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/test/%,$(wildcard tests/unit/test_*.c))
 
-$(BUILD)/test/%: tests/unit/%.c tests/unit/check.h $(LIB_SRC) $(HDR) $(HOST_BSSL)/libbearssl.a
+$(BUILD)/test/%: tests/unit/%.c tests/unit/check.h tests/unit/harness.h $(LIB_SRC) $(HDR) $(HOST_BSSL)/libbearssl.a
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(CFLAGS_COMMON) -I$(HOST_BSSL)/inc -Isrc $(SAN) $< $(LIB_SRC) -o $@ $(HOST_BSSL)/libbearssl.a
 
@@ -90,6 +90,9 @@ $(BUILD)/bench/replay_server: bench/replay_server.c src/tls.c src/pz.c $(HDR) $(
 
 replay: $(BUILD)/bench/replay $(BUILD)/bench/replay_server
 	@bash bench/replay.sh
+
+replay-budget: $(BUILD)/bench/replay $(BUILD)/bench/replay_server
+	@bash bench/replay.sh --budget
 
 bench: $(BUILD)/pizza-controller $(BUILD)/bench/replay $(BUILD)/bench/replay_server controlplane
 	@bash bench/run.sh

@@ -7,14 +7,14 @@
  * report) fails that one check and the remaining checks still run. The token used everywhere is
  * checked never to appear in an error message or an origin.
  *
- * TLS fixtures come from tests/data/tls (run from the repo root).
+ * TLS fixtures come from tests/data/tls (run from the repo root, or set PZ_TEST_DATA).
  */
 #include "check.h"
+#include "harness.h"
 #include "config.h"
 #include "pz.h"
 
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,28 +28,6 @@
 static char dir[256];
 
 /* ---- files ---- */
-
-static char *slurp(const char *path, size_t *len)
-{
-	static char bufs[8][16384];
-	static unsigned r;
-	char *b = bufs[r++ % 8];
-	size_t n = 0;
-	ssize_t k;
-	int fd = open(path, O_RDONLY);
-	if (fd < 0) {
-		fprintf(stderr, "cannot open %s (run from the repo root)\n", path);
-		b[0] = 0;
-		*len = 0;
-		return b;
-	}
-	while ((k = read(fd, b + n, sizeof bufs[0] - 1 - n)) > 0)
-		n += (size_t)k;
-	close(fd);
-	b[n] = 0;
-	*len = n;
-	return b;
-}
 
 static const char *path_in(const char *name)
 {
@@ -76,26 +54,9 @@ static void put_text(const char *name, const char *text) { put_file(name, text, 
 static void copy_fixture(const char *fixture, const char *name)
 {
 	size_t n;
-	char src[256];
-	snprintf(src, sizeof src, "tests/data/tls/%s", fixture);
-	char *b = slurp(src, &n);
+	char *b = data_tls(fixture, &n);
 	put_file(name, b, n);
-}
-
-static size_t b64(const unsigned char *in, size_t n, char *out)
-{
-	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
-			     (i + 2 < n ? in[i + 2] : 0);
-		out[o++] = al[v >> 18];
-		out[o++] = al[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? al[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? al[v & 63] : '=';
-	}
-	out[o] = 0;
-	return o;
+	free(b);
 }
 
 /* base64 of a fixture file, for the -data fields */
@@ -104,11 +65,14 @@ static const char *fixture_b64(const char *fixture)
 	static char bufs[4][24000];
 	static unsigned r;
 	char *b = bufs[r++ % 4];
-	char src[256];
 	size_t n;
-	snprintf(src, sizeof src, "tests/data/tls/%s", fixture);
-	const char *f = slurp(src, &n);
+	char *f = data_tls(fixture, &n);
+	if (4 * ((n + 2) / 3) + 1 > sizeof bufs[0]) {
+		fprintf(stderr, "test bug: fixture %s too big for fixture_b64\n", fixture);
+		exit(2);
+	}
 	b64((const unsigned char *)f, n, b);
+	free(f);
 	return b;
 }
 
@@ -355,9 +319,11 @@ static void test_kubeconfig_token(void)
 		CHECK_EQ_STR(res->api.token, TOKEN);
 
 		size_t n1, n2;
-		char both[8192], *a = slurp("tests/data/tls/ca.pem", &n1), *b = slurp("tests/data/tls/ca2.pem", &n2);
+		char both[8192], *a = data_tls("ca.pem", &n1), *b = data_tls("ca2.pem", &n2);
 		memcpy(both, a, n1);
 		memcpy(both + n1, b, n2);
+		free(a);
+		free(b);
 		put_file("bundle.pem", both, n1 + n2);
 		kubeconfig("kc-bundle", "    certificate-authority: bundle.pem\n    server: https://127.0.0.1:6443\n",
 			USER_TOKEN);

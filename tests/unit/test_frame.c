@@ -1,170 +1,19 @@
 /*
  * test_frame.c - splitting watch bodies into event lines and list bodies into items (src/frame.h).
  *
- * The recorded API server bodies (tests/data, de-chunked here by a plain reference decoder) are fed
+ * The recorded API server bodies (tests/data, de-chunked by harness.h's plain reference decoder) are fed
  * whole, one byte at a time and split in two at every position, each piece right before a PROT_NONE
  * page; every way must give the same frames, and those must be what a line split (watch) or jsmn's
  * token ranges (list) say they are. Each test runs in a child process, so a crash is one failure.
  */
 #include "check.h"
+#include "harness.h"
 #include "frame.h"
 #include "json.h"
 #include "pz.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#endif
-
-/* ---- harness: isolation, recorded data, guard pages ---- */
-
-/* Runs fn in a child; its counts come back through a pipe. A crash (guard page, ASan, UBSan) is one
- * failure. PZ_TEST_NOFORK=1 runs inline, for a debugger. */
-static void run(const char *name, void (*fn)(void))
-{
-	int fd[2], st = 0, counts[2] = { 0, 0 };
-	ssize_t got;
-	pid_t pid;
-
-	if (getenv("PZ_TEST_NOFORK")) {
-		fn();
-		return;
-	}
-	fflush(stdout);
-	fflush(stderr);
-	if (pipe(fd) < 0 || (pid = fork()) < 0) {
-		perror(name);
-		check_failed++;
-		return;
-	}
-	if (pid == 0) {
-		close(fd[0]);
-		check_passed = check_failed = 0;
-		fn();
-#if defined(__SANITIZE_ADDRESS__)
-		__lsan_do_leak_check();
-#endif
-		counts[0] = check_passed;
-		counts[1] = check_failed;
-		if (write(fd[1], counts, sizeof counts) != (ssize_t)sizeof counts)
-			_exit(3);
-		_exit(0);
-	}
-	close(fd[1]);
-	got = read(fd[0], counts, sizeof counts);
-	close(fd[0]);
-	waitpid(pid, &st, 0);
-	if (got != (ssize_t)sizeof counts || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		check_failed++;
-		fprintf(stderr, "%s: CRASHED (%s %d)\n", name, WIFSIGNALED(st) ? "signal" : "exit status",
-			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-		return;
-	}
-	check_passed += counts[0];
-	check_failed += counts[1];
-}
-
-/* Reads tests/data/<name> (or $PZ_TEST_DATA/<name>) into a malloc'd, NUL-terminated buffer. */
-static char *load(const char *name, size_t *len)
-{
-	const char *dir = getenv("PZ_TEST_DATA");
-	char path[512];
-	FILE *f;
-	char *buf = NULL;
-	long n;
-
-	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/data", name);
-	f = fopen(path, "rb");
-	if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-	    !(buf = malloc((size_t)n + 1)) || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fprintf(stderr, "cannot read %s (run from the repository root or set PZ_TEST_DATA)\n", path);
-		if (f)
-			fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = 0;
-	*len = (size_t)n;
-	return buf;
-}
-
-/* A readable, writable region whose first byte past `end` is a PROT_NONE page. */
-struct guard {
-	char *map;
-	size_t maplen;
-	char *end;
-};
-
-static void guard_init(struct guard *g, size_t cap)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE), data = (cap + pg - 1) / pg * pg;
-
-	g->maplen = data + pg;
-	g->map = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (g->map == MAP_FAILED || mprotect(g->map + data, pg, PROT_NONE) != 0) {
-		perror("guard page");
-		abort();
-	}
-	g->end = g->map + data;
-}
-
-static void guard_free(struct guard *g) { munmap(g->map, g->maplen); }
-
-/* Copies src so that its last byte is the last readable one. */
-static const char *guard_put(struct guard *g, const void *src, size_t len)
-{
-	memcpy(g->end - len, src, len);
-	return g->end - len;
-}
-
-/* The body of a recorded response, de-chunked the slow, obvious way (malloc'd; NULL on surprise). */
-static char *load_body(const char *name, size_t *blen)
-{
-	size_t len = 0, n = 0;
-	char *raw = load(name, &len), *out;
-	const char *p, *end;
-
-	if (!raw)
-		return NULL;
-	end = raw + len;
-	p = memmem(raw, len, "\r\n\r\n", 4);
-	out = malloc(len + 1);
-	if (!p || !out)
-		goto bad;
-	p += 4;
-	if (!memmem(raw, (size_t)(p - raw), "\r\nTransfer-Encoding: chunked\r\n", 30)) {
-		n = (size_t)(end - p);
-		memcpy(out, p, n);
-	} else {
-		for (;;) {
-			char *e;
-			unsigned long sz = strtoul(p, &e, 16);
-			if (e == p || end - e < 2 || memcmp(e, "\r\n", 2) != 0)
-				goto bad;
-			p = e + 2;
-			if (sz == 0)
-				break;
-			if (sz > (size_t)(end - p) || end - p - (long)sz < 2 || memcmp(p + sz, "\r\n", 2) != 0)
-				goto bad;
-			memcpy(out + n, p, sz);
-			n += sz;
-			p += sz + 2;
-		}
-	}
-	out[n] = 0;
-	*blen = n;
-	free(raw);
-	return out;
-bad:
-	fprintf(stderr, "%s: not a response the recorder wrote\n", name);
-	free(raw);
-	free(out);
-	return NULL;
-}
+#include <string.h>
 
 /* ---- collecting frames ---- */
 

@@ -7,156 +7,12 @@
  * in its own child process, so a crash counts as one failure and the other tests still run.
  */
 #include "check.h"
+#include "harness.h"
 #include "http.h"
 #include "pz.h"
 
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#endif
-
-/* ---- harness: isolation, recorded data, guard pages ---- */
-
-/* Runs fn in a child; its counts come back through a pipe. A crash (guard page, ASan, UBSan) is one
- * failure. PZ_TEST_NOFORK=1 runs inline, for a debugger. */
-static void run(const char *name, void (*fn)(void))
-{
-	int fd[2], st = 0, counts[2] = { 0, 0 };
-	ssize_t got;
-	pid_t pid;
-
-	if (getenv("PZ_TEST_NOFORK")) {
-		fn();
-		return;
-	}
-	fflush(stdout);
-	fflush(stderr);
-	if (pipe(fd) < 0 || (pid = fork()) < 0) {
-		perror(name);
-		check_failed++;
-		return;
-	}
-	if (pid == 0) {
-		close(fd[0]);
-		check_passed = check_failed = 0;
-		fn();
-#if defined(__SANITIZE_ADDRESS__)
-		__lsan_do_leak_check();
-#endif
-		counts[0] = check_passed;
-		counts[1] = check_failed;
-		if (write(fd[1], counts, sizeof counts) != (ssize_t)sizeof counts)
-			_exit(3);
-		_exit(0);
-	}
-	close(fd[1]);
-	got = read(fd[0], counts, sizeof counts);
-	close(fd[0]);
-	waitpid(pid, &st, 0);
-	if (got != (ssize_t)sizeof counts || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		check_failed++;
-		fprintf(stderr, "%s: CRASHED (%s %d)\n", name, WIFSIGNALED(st) ? "signal" : "exit status",
-			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-		return;
-	}
-	check_passed += counts[0];
-	check_failed += counts[1];
-}
-
-/* Reads tests/data/<name> (or $PZ_TEST_DATA/<name>) into a malloc'd, NUL-terminated buffer. */
-static char *load(const char *name, size_t *len)
-{
-	const char *dir = getenv("PZ_TEST_DATA");
-	char path[512];
-	FILE *f;
-	char *buf = NULL;
-	long n;
-
-	snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/data", name);
-	f = fopen(path, "rb");
-	if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-	    !(buf = malloc((size_t)n + 1)) || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fprintf(stderr, "cannot read %s (run from the repository root or set PZ_TEST_DATA)\n", path);
-		if (f)
-			fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = 0;
-	*len = (size_t)n;
-	return buf;
-}
-
-/* A readable, writable region whose first byte past `end` is a PROT_NONE page. */
-struct guard {
-	char *map;
-	size_t maplen;
-	char *end;
-};
-
-static void guard_init(struct guard *g, size_t cap)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE), data = (cap + pg - 1) / pg * pg;
-
-	g->maplen = data + pg;
-	g->map = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (g->map == MAP_FAILED || mprotect(g->map + data, pg, PROT_NONE) != 0) {
-		perror("guard page");
-		abort();
-	}
-	g->end = g->map + data;
-}
-
-static void guard_free(struct guard *g) { munmap(g->map, g->maplen); }
-
-/* Copies src so that its last byte is the last readable one. */
-static const char *guard_put(struct guard *g, const void *src, size_t len)
-{
-	memcpy(g->end - len, src, len);
-	return g->end - len;
-}
-
-/* The body of a recorded response the slow, obvious way (the files use CRLF and plain hex sizes).
- * Returns the body length, or -1 when the file is not what the recorder produced. */
-static long ref_body(const char *in, size_t len, char *out, size_t cap, size_t *head_len)
-{
-	const char *end = in + len, *p = memmem(in, len, "\r\n\r\n", 4);
-	size_t n = 0;
-
-	if (!p)
-		return -1;
-	p += 4;
-	*head_len = (size_t)(p - in);
-	if (!memmem(in, *head_len, "\r\nTransfer-Encoding: chunked\r\n", 30)) {
-		if ((size_t)(end - p) > cap)
-			return -1;
-		memcpy(out, p, (size_t)(end - p));
-		return end - p;
-	}
-	for (;;) {
-		char *e;
-		unsigned long sz = strtoul(p, &e, 16);
-		if (e == p || end - e < 2 || memcmp(e, "\r\n", 2) != 0)
-			return -1;
-		p = e + 2;
-		if (sz == 0)
-			break;
-		if (sz > (size_t)(end - p) || n + sz > cap)
-			return -1;
-		memcpy(out + n, p, sz);
-		n += sz;
-		p += sz;
-		if (end - p < 2 || memcmp(p, "\r\n", 2) != 0)
-			return -1;
-		p += 2;
-	}
-	return end - p == 2 && memcmp(p, "\r\n", 2) == 0 ? (long)n : -1;
-}
+#include <string.h>
 
 /* Collects body spans; `bad` counts spans that were not inside the bytes consumed by that call. */
 struct sink {
@@ -222,7 +78,7 @@ static void check_recorded(const struct recorded *rec)
 	struct http_resp r;
 	struct guard ga, gb;
 	size_t len = 0, head_len = 0;
-	char *raw = load(rec->file, &len);
+	char *raw = data_load(rec->file, &len);
 	long ref_len, n;
 	int byte_ok = 1, split_ok = 1, head_ok = 1;
 
@@ -319,7 +175,7 @@ static void test_watch_body_lines(void)
 	static struct sink s;
 	struct http_resp r;
 	size_t len = 0, nlines = 0;
-	char *raw = load("watch-orders.http", &len);
+	char *raw = data_load("watch-orders.http", &len);
 
 	CHECK(raw != NULL);
 	if (!raw)
@@ -342,7 +198,7 @@ static void test_watch_body_lines(void)
 
 	/* watch-gone: a 200 stream whose one event is an ERROR carrying the 410. */
 	free(raw);
-	raw = load("watch-gone.http", &len);
+	raw = data_load("watch-gone.http", &len);
 	CHECK(raw != NULL);
 	if (!raw)
 		return;

@@ -7,17 +7,16 @@
  * the hash order_decide wants for the same situation, so an unchanged order costs no write.
  */
 #include "check.h"
+#include "harness.h"
 #include "json.h"
 #include "order.h"
 #include "pz.h"
 
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define TOK_MAX 4096
 
@@ -29,56 +28,6 @@ struct jdoc {
 static int parse(struct jdoc *j, const char *buf, size_t len)
 {
 	return json_parse(&j->d, buf, len, j->tok, TOK_MAX);
-}
-
-/* Body of a recorded HTTP response (run from the repo root): the head is dropped and chunked
- * framing removed. Returns the body length, or -1. */
-static long load_body(const char *path, char *out, size_t cap)
-{
-	static char raw[65536];
-	long n = 0, r;
-	int fd = open(path, O_RDONLY);
-	if (fd < 0) {
-		fprintf(stderr, "cannot open %s (run from the repo root)\n", path);
-		return -1;
-	}
-	while ((r = read(fd, raw + n, sizeof raw - 1 - (size_t)n)) > 0)
-		n += r;
-	close(fd);
-	raw[n] = 0;
-	char *body = strstr(raw, "\r\n\r\n");
-	if (!body)
-		return -1;
-	*body = 0;
-	body += 4;
-	size_t len = (size_t)(raw + n - body);
-	if (!strstr(raw, "Transfer-Encoding: chunked")) {
-		if (len >= cap)
-			return -1;
-		memcpy(out, body, len);
-		out[len] = 0;
-		return (long)len;
-	}
-	size_t o = 0;
-	for (;;) {
-		char *end;
-		unsigned long sz = strtoul(body, &end, 16);
-		if (end == body || strncmp(end, "\r\n", 2) != 0)
-			return -1;
-		body = end + 2;
-		if (sz == 0)
-			break;
-		if (o + sz >= cap || body + sz > raw + n)
-			return -1;
-		memcpy(out + o, body, sz);
-		o += sz;
-		body += sz;
-		if (strncmp(body, "\r\n", 2) != 0)
-			return -1;
-		body += 2;
-	}
-	out[o] = 0;
-	return (long)o;
 }
 
 /* ---- small readers for checking JSON output ---- */
@@ -387,8 +336,17 @@ static void test_uid(void)
 
 /* ---- reading orders ---- */
 
-static char order_body[16384];
+static char *order_body; /* kept for the later tests; main frees it */
 static long order_len;
+
+/* load_body for a recorded object that later tests read again: its length, or -1. */
+static long keep_body(const char *name, char **body)
+{
+	size_t n = 0;
+
+	*body = load_body(name, &n);
+	return *body ? (long)n : -1;
+}
 
 static time_t utc(int y, int mo, int d, int h, int mi, int s)
 {
@@ -433,7 +391,7 @@ static void test_read_recorded(void)
 	struct table_slot s;
 	struct order_decision dc;
 
-	order_len = load_body("tests/data/get-order.http", order_body, sizeof order_body);
+	order_len = keep_body("get-order.http", &order_body);
 	CHECK(order_len > 1000);
 	if (order_len <= 0)
 		return;
@@ -586,7 +544,7 @@ static void test_read_errors(void)
 
 /* ---- reading Pods ---- */
 
-static char pod_body[16384];
+static char *pod_body; /* as order_body */
 static long pod_len;
 
 struct pod_read {
@@ -623,7 +581,7 @@ static void test_read_pod(void)
 	struct pod_read r;
 	char json[2048];
 
-	pod_len = load_body("tests/data/get-pod.http", pod_body, sizeof pod_body);
+	pod_len = keep_body("get-pod.http", &pod_body);
 	CHECK(pod_len > 1000);
 	if (pod_len <= 0)
 		return;
@@ -1237,5 +1195,7 @@ int main(void)
 	test_decide();
 	test_pod_body();
 	test_status_patch();
+	free(order_body);
+	free(pod_body);
 	return check_done("order");
 }

@@ -9,40 +9,16 @@
  * certificate's own notBefore, so nothing here depends on the current date.
  */
 #include "check.h"
+#include "harness.h"
 #include "pz.h"
 #include "tls.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-static char *slurp(const char *name, size_t *len)
-{
-	static char bufs[8][32768];
-	static unsigned r;
-	char *b = bufs[r++ % 8], path[256];
-	size_t n = 0;
-	ssize_t k;
-	snprintf(path, sizeof path, "tests/data/tls/%s", name);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0) {
-		fprintf(stderr, "cannot open %s (run from the repo root)\n", path);
-		*len = 0;
-		b[0] = 0;
-		return b;
-	}
-	while ((k = read(fd, b + n, sizeof bufs[0] - 1 - n)) > 0)
-		n += (size_t)k;
-	close(fd);
-	b[n] = 0;
-	*len = n;
-	return b;
-}
 
 /* ---- trust anchors ---- */
 
@@ -51,7 +27,7 @@ static struct tls_creds creds;
 static void test_anchors(void)
 {
 	size_t n1, n2, n;
-	char *ca = slurp("ca.pem", &n1), *ca2 = slurp("ca2.pem", &n2);
+	char *ca = data_tls("ca.pem", &n1), *ca2 = data_tls("ca2.pem", &n2);
 	static char bundle[65536];
 
 	memset(&creds, 0, sizeof creds);
@@ -135,9 +111,10 @@ static void test_anchors(void)
 	/* a key is not a CA */
 	{
 		size_t kn;
-		char *key = slurp("client-ec-pkcs8.key", &kn);
+		char *key = data_tls("client-ec-pkcs8.key", &kn);
 		memset(&creds, 0, sizeof creds);
 		CHECK_EQ_INT(tls_creds_add_ca_pem(&creds, key, kn), PZ_ECONFIG);
+		free(key);
 	}
 	/* a certificate cut in the middle of its base64 */
 	memset(&creds, 0, sizeof creds);
@@ -157,6 +134,8 @@ static void test_anchors(void)
 		}
 		CHECK_EQ_INT(bad_rc, 0);
 	}
+	free(ca);
+	free(ca2);
 }
 
 /* ---- client certificates ---- */
@@ -164,7 +143,7 @@ static void test_anchors(void)
 static void client_ok(const char *cert, const char *key, int key_type)
 {
 	size_t cn, kn;
-	char *c = slurp(cert, &cn), *k = slurp(key, &kn);
+	char *c = data_tls(cert, &cn), *k = data_tls(key, &kn);
 	memset(&creds, 0, sizeof creds);
 	int rc = tls_creds_set_client_pem(&creds, c, cn, k, kn);
 	CHECK_EQ_INT(rc, 0);
@@ -178,6 +157,8 @@ static void client_ok(const char *cert, const char *key, int key_type)
 		CHECK_EQ_INT(br_skey_decoder_get_rsa(&creds.key)->n_bitlen, 2048);
 	if (key_type == BR_KEYTYPE_EC && br_skey_decoder_get_ec(&creds.key))
 		CHECK_EQ_INT(br_skey_decoder_get_ec(&creds.key)->curve, BR_EC_secp256r1);
+	free(c);
+	free(k);
 }
 
 static void test_client(void)
@@ -188,8 +169,8 @@ static void test_client(void)
 	client_ok("client-ec.pem", "client-ec-pkcs8.key", BR_KEYTYPE_EC);
 
 	size_t cn, kn, an, k2n;
-	char *cert = slurp("client-ec.pem", &cn), *key = slurp("client-ec-sec1.key", &kn);
-	char *ca = slurp("ca.pem", &an), *key2 = slurp("client-rsa-pkcs1.key", &k2n);
+	char *cert = data_tls("client-ec.pem", &cn), *key = data_tls("client-ec-sec1.key", &kn);
+	char *ca = data_tls("ca.pem", &an), *key2 = data_tls("client-rsa-pkcs1.key", &k2n);
 	static char buf[65536];
 
 	/* a chain: leaf then intermediate, in order */
@@ -242,6 +223,10 @@ static void test_client(void)
 	memset(&creds, 0, sizeof creds);
 	CHECK(tls_creds_set_client_pem(&creds, cert, cn, key2, k2n / 2) < 0);
 	CHECK_EQ_INT(creds.has_key, 0);
+	free(cert);
+	free(key);
+	free(ca);
+	free(key2);
 }
 
 /* ---- names ---- */
@@ -318,11 +303,12 @@ static int has_ip(const char *der_file, const char *ip)
 	size_t n;
 	unsigned char a[16];
 	size_t alen = strchr(ip, ':') ? 16 : 4;
-	char *der = slurp(der_file, &n);
 	if (inet_pton(alen == 16 ? AF_INET6 : AF_INET, ip, a) != 1)
 		return -100;
+	char *der = data_tls(der_file, &n);
 	unsigned char *copy = malloc(n);
 	memcpy(copy, der, n);
+	free(der);
 	int rc = tls_cert_has_ip(copy, n, a, alen);
 	free(copy);
 	return rc;
@@ -366,7 +352,7 @@ static void test_cert_has_ip(void)
 	const char *ips[] = { "127.0.0.1", "::1", "10.96.0.1" };
 	for (size_t f = 0; f < PZ_ARRAY_LEN(files); f++) {
 		size_t n;
-		char *der = slurp(files[f], &n);
+		char *der = data_tls(files[f], &n);
 		CHECK(n > 400);
 		for (size_t i = 0; i < PZ_ARRAY_LEN(ips); i++) {
 			unsigned char a[16];
@@ -385,6 +371,7 @@ static void test_cert_has_ip(void)
 			/* the outer SEQUENCE claims more than there is: every truncation is unreadable */
 			CHECK_EQ_INT(positive, 0);
 		}
+		free(der);
 	}
 
 	/* corruptions: every byte of the SAN-bearing certificates set to telling values */
@@ -393,7 +380,7 @@ static void test_cert_has_ip(void)
 	int survived = 0;
 	for (size_t f = 0; f < 2; f++) {
 		size_t n;
-		char *der = slurp(files[f], &n);
+		char *der = data_tls(files[f], &n);
 		unsigned char *copy = malloc(n);
 		unsigned char a4[4] = { 127, 0, 0, 1 };
 		for (size_t pos = 0; pos < n; pos++) {
@@ -405,6 +392,7 @@ static void test_cert_has_ip(void)
 			}
 		}
 		free(copy);
+		free(der);
 	}
 	CHECK(survived > 0);
 }
@@ -458,10 +446,8 @@ static int64_t not_before(const unsigned char *d, size_t n)
 
 static struct tls_client client;
 
-static unsigned verify(const char *der_file, const char *anchor_pem, const char *host, int64_t when)
+static unsigned verify_der(const char *der, size_t n, const char *ca, size_t an, const char *host, int64_t when)
 {
-	size_t n, an;
-	char *der = slurp(der_file, &n), *ca = slurp(anchor_pem, &an);
 	static struct tls_creds c;
 	static struct tls_name name;
 	memset(&c, 0, sizeof c);
@@ -481,11 +467,23 @@ static unsigned verify(const char *der_file, const char *anchor_pem, const char 
 	return (*x)->end_chain(x);
 }
 
+/* verify_der on two fixtures */
+static unsigned verify(const char *der_file, const char *anchor_pem, const char *host, int64_t when)
+{
+	size_t n, an;
+	char *der = data_tls(der_file, &n), *ca = data_tls(anchor_pem, &an);
+	unsigned rc = verify_der(der, n, ca, an, host, when);
+	free(der);
+	free(ca);
+	return rc;
+}
+
 static void test_wrapper(void)
 {
 	size_t n;
-	char *der = slurp("server.der", &n);
+	char *der = data_tls("server.der", &n);
 	int64_t nb = not_before((const unsigned char *)der, n);
+	free(der);
 	CHECK(nb > 1500000000);
 
 	CHECK_EQ_INT(verify("server.der", "ca.pem", "127.0.0.1", -1), 0);

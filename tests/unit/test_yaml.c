@@ -7,64 +7,13 @@
  * Each test runs in a child process, so a crash is one failure and the others still run.
  */
 #include "check.h"
+#include "harness.h"
 #include "pz.h"
 #include "yaml.h"
 
-#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#endif
-
-/* ---- harness ---- */
-
-/* Runs fn in a child; its counts come back through a pipe. A crash (ASan, UBSan) is one failure.
- * PZ_TEST_NOFORK=1 runs inline, for a debugger. */
-static void run(const char *name, void (*fn)(void))
-{
-	int fd[2], st = 0, counts[2] = { 0, 0 };
-	ssize_t got;
-	pid_t pid;
-
-	if (getenv("PZ_TEST_NOFORK")) {
-		fn();
-		return;
-	}
-	fflush(stdout);
-	fflush(stderr);
-	if (pipe(fd) < 0 || (pid = fork()) < 0) {
-		perror(name);
-		check_failed++;
-		return;
-	}
-	if (pid == 0) {
-		close(fd[0]);
-		check_passed = check_failed = 0;
-		fn();
-#if defined(__SANITIZE_ADDRESS__)
-		__lsan_do_leak_check();
-#endif
-		counts[0] = check_passed;
-		counts[1] = check_failed;
-		if (write(fd[1], counts, sizeof counts) != (ssize_t)sizeof counts)
-			_exit(3);
-		_exit(0);
-	}
-	close(fd[1]);
-	got = read(fd[0], counts, sizeof counts);
-	close(fd[0]);
-	waitpid(pid, &st, 0);
-	if (got != (ssize_t)sizeof counts || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		check_failed++;
-		fprintf(stderr, "%s: CRASHED (%s %d)\n", name, WIFSIGNALED(st) ? "signal" : "exit status",
-			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-		return;
-	}
-	check_passed += counts[0];
-	check_failed += counts[1];
-}
+#include <string.h>
 
 static struct yaml y; /* 2048 nodes: too big for the stack */
 
@@ -135,21 +84,6 @@ static int count_items(int seq)
 	for (int it = yaml_next_item(&y, seq, -1); it >= 0 && n < 1000; it = yaml_next_item(&y, seq, it))
 		n++;
 	return n;
-}
-
-static void b64(const unsigned char *in, size_t n, char *out)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
-			(i + 2 < n ? (uint32_t)in[i + 2] : 0);
-		out[o++] = t[v >> 18 & 63];
-		out[o++] = t[v >> 12 & 63];
-		out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? t[v & 63] : '=';
-	}
-	out[o] = 0;
 }
 
 /* base64 of a PEM-looking blob of n pseudo-random bytes: as long and as varied as a real one. */
