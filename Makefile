@@ -55,10 +55,10 @@ unit: $(UNIT_TESTS)
 	@bash tests/run-unit.sh $(UNIT_TESTS)
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDR) $(HOST_BSSL)/libbearssl.a
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(LIB_SRC) $(HDR) $(HOST_BSSL)/libbearssl.a
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CFLAGS_COMMON) -I$(HOST_BSSL)/inc -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all $< $(LIB_SRC) -o $@ $(HOST_BSSL)/libbearssl.a
+	  -fno-sanitize-recover=all -Itests/fuzz $< $(LIB_SRC) -o $@ $(HOST_BSSL)/libbearssl.a
 
 fuzz-smoke: $(FUZZ_TARGETS)
 	@bash tests/run-fuzz.sh $(FUZZ_TARGETS)

@@ -76,6 +76,31 @@ static int status_code_of(const struct json_doc *d, int status)
 	return (int)code;
 }
 
+/* Feeds the span (*data, *n) to the frame up to the next object. Returns FRAME_OBJECT or
+ * FRAME_LIST_META with *len the object's length in w->obj (managedFields dropped in place),
+ * FRAME_NONE when the span is used up, or a negative code. Oversized objects are counted and
+ * skipped here: the stream itself is still in step. */
+static int next_object(struct watch *w, const char **data, int *n, size_t *len)
+{
+	while (*n > 0) {
+		struct frame_out out;
+		int used = frame_feed(&w->fr, *data, (size_t)*n, &out);
+		if (used < 0)
+			return used;
+		*data += used;
+		*n -= used;
+		if (out.kind == FRAME_OVERSIZED) {
+			w->oversized++;
+			snprintf(w->detail, sizeof w->detail, "an object of %zu bytes exceeds --max-object-bytes=%zu "
+				"and was skipped", out.len, w->obj_cap);
+		} else if (out.kind == FRAME_OBJECT || out.kind == FRAME_LIST_META) {
+			*len = json_drop_member(w->obj, out.len, "managedFields");
+			return out.kind;
+		}
+	}
+	return FRAME_NONE;
+}
+
 static int list(struct watch *w, struct kube_api *api)
 {
 	char path[sizeof w->path + sizeof w->selector + WATCH_CONTINUE_MAX * 3 + 64];
@@ -114,32 +139,27 @@ static int list(struct watch *w, struct kube_api *api)
 				return n;
 			if (n == 0)
 				break;
-			while (n > 0) {
-				struct frame_out out;
+			for (;;) {
 				struct json_doc d;
-				int used = frame_feed(&w->fr, data, (size_t)n, &out);
-				if (used < 0)
-					return used;
-				data += used;
-				n -= used;
-				if (out.kind == FRAME_OVERSIZED) {
-					w->oversized++;
-					snprintf(w->detail, sizeof w->detail, "a listed object of %zu bytes exceeds "
-						"--max-object-bytes=%zu and was skipped", out.len, w->obj_cap);
-					continue;
+				size_t len;
+				int kind = next_object(w, &data, &n, &len);
+				if (kind <= 0) {
+					if (kind < 0)
+						return kind;
+					break;
 				}
-				if (out.kind != FRAME_OBJECT && out.kind != FRAME_LIST_META)
-					continue;
-				rc = json_parse(&d, w->obj, json_drop_member(w->obj, out.len, "managedFields"), w->tok, w->ntok);
+				rc = json_parse(&d, w->obj, len, w->tok, w->ntok);
 				if (rc < 0) {
 					/* a page that does not parse is a broken stream, unlike one oversized object */
 					if (rc == PZ_ETOOBIG) {
 						w->oversized++;
+						snprintf(w->detail, sizeof w->detail, "a listed object with more than %u "
+							"JSON tokens was skipped", w->ntok);
 						continue;
 					}
 					return rc;
 				}
-				if (out.kind == FRAME_LIST_META) {
+				if (kind == FRAME_LIST_META) {
 					if (json_get(&d, 0, "resourceVersion") >= 0 &&
 					    json_str(&d, json_get(&d, 0, "resourceVersion"), rv, sizeof rv) <= 0)
 						return PZ_EJSON;
@@ -267,23 +287,15 @@ static int stream(struct watch *w, int64_t now)
 			return 0;
 		}
 		w->last_data_ms = now;
-		while (n > 0) {
-			struct frame_out out;
-			int used = frame_feed(&w->fr, data, (size_t)n, &out), rc;
-			if (used < 0)
-				return used;
-			data += used;
-			n -= used;
-			if (out.kind == FRAME_OVERSIZED) {
-				w->oversized++;
-				snprintf(w->detail, sizeof w->detail, "an event of %zu bytes exceeds --max-object-bytes=%zu "
-					"and was skipped", out.len, w->obj_cap);
-				continue;
+		for (;;) {
+			size_t len;
+			int rc, kind = next_object(w, &data, &n, &len);
+			if (kind <= 0) {
+				if (kind < 0)
+					return kind;
+				break;
 			}
-			if (out.kind != FRAME_OBJECT)
-				continue;
-			/* out.data is our own object buffer: trim managedFields in place before parsing */
-			rc = event(w, w->obj, json_drop_member(w->obj, out.len, "managedFields"));
+			rc = event(w, w->obj, len);
 			if (rc < 0)
 				return rc;
 			handled++;

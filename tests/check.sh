@@ -35,6 +35,7 @@ step build make -j2 build/pizza-controller
 step unit make unit
 step fuzz make fuzz-smoke
 step budgets make budgets
+step replay make replay-budget
 if [ "${E2E:-1}" = 1 ]; then
   step control-plane bash tests/cp/build.sh
   step e2e bash tests/e2e/run.sh build/pizza-controller

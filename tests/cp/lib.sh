@@ -5,6 +5,7 @@
 #                    controller's service-account identity, and client-certificate auth.
 #   cp_down DIR      stop them
 #   cp_restart_apiserver DIR   stop and start the API server only (same ports, same data)
+#   cp_stop DIR / cp_start DIR  stop everything / start it again on the same data
 #
 # After cp_up, DIR holds: ca.crt, admin.kubeconfig, sa/ (token + ca.crt, laid out like the in-cluster
 # mount), ctl-cert.kubeconfig (client certificate), and env (CP_PORT, CP_BIN, ADMIN_TOKEN ...).
@@ -12,10 +13,13 @@
 
 CP_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# A port nobody listens on, below the kernel's ephemeral range (which starts at 32768 by default):
+# a port from that range can be taken by any outgoing connection between the check and the bind.
 cp_free_port() {
-  local p
+  local p lo
+  lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   for _ in $(seq 1 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    p=$(( 10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000) ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   return 1
@@ -127,12 +131,8 @@ ADMIN_TOKEN=$admin_token
 CTL_TOKEN=$ctl_token
 KUBECTL="$CP_BIN/kubectl --kubeconfig=$d/admin.kubeconfig"
 ENV
-  "$CP_BIN/etcd" --data-dir "$d/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
-    --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer_port" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
-    --initial-cluster "default=http://127.0.0.1:$peer_port" --log-level error >"$d/etcd.log" 2>&1 &
-  echo $! > "$d/etcd.pid"
-  _cp_start_apiserver "$d" || return 1
+  echo "ETCD_PEER_PORT=$peer_port" >> "$d/env"
+  cp_start "$d" || return 1
   _cp_kubeconfig "$d/admin.kubeconfig" "https://127.0.0.1:$port" "$d/ca.crt" "    token: $admin_token"
   _cp_kubeconfig "$d/ctl-cert.kubeconfig" "https://127.0.0.1:$port" "$d/ca.crt" \
     "    client-certificate: $d/ctl.crt
@@ -148,25 +148,50 @@ ENV
   cp_log "kube-apiserver ready on https://127.0.0.1:$port ($d)"
 }
 
+_cp_start_etcd() { # DIR
+  local d=$1
+  . "$d/env"
+  "$CP_BIN/etcd" --data-dir "$d/etcd" --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "default=http://127.0.0.1:$ETCD_PEER_PORT" --log-level error >>"$d/etcd.log" 2>&1 &
+  echo $! > "$d/etcd.pid"
+}
+
+# cp_start / cp_stop: the same control plane (certificates, tokens, ports, data) stopped and
+# started again, e.g. to restore an etcd snapshot between benchmark runs.
+cp_start() { # DIR
+  _cp_start_etcd "$1"
+  _cp_start_apiserver "$1"
+}
+
+cp_stop() { # DIR
+  cp_down "$1"
+}
+
 cp_restart_apiserver() { # DIR
   local d=$1
   cp_stop_apiserver "$d"
   _cp_start_apiserver "$d"
 }
 
-cp_stop_apiserver() { # DIR
-  local d=$1 pid
-  pid=$(cat "$d/apiserver.pid" 2>/dev/null) || return 0
-  kill "$pid" 2>/dev/null
+# Stops a process by pid file: TERM, up to 10 s, then KILL. Safe under `set -e` (callers use it
+# from EXIT traps, where a failing kill must not skip the rest of the clean-up).
+_cp_kill() { # PIDFILE
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  kill -9 "$pid" 2>/dev/null
-  rm -f "$d/apiserver.pid"
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$1"
+}
+
+cp_stop_apiserver() { # DIR
+  _cp_kill "$1/apiserver.pid"
 }
 
 cp_down() { # DIR
-  local d=$1 pid
-  cp_stop_apiserver "$d"
-  pid=$(cat "$d/etcd.pid" 2>/dev/null) && { kill "$pid" 2>/dev/null; sleep 0.5; kill -9 "$pid" 2>/dev/null; }
-  rm -f "$d/etcd.pid"
+  _cp_kill "$1/apiserver.pid"
+  _cp_kill "$1/etcd.pid"
   return 0
 }

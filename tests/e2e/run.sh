@@ -61,6 +61,15 @@ run_briefly "$WORK/dns-name.log" 3 --kubeconfig "$CP_DIR/ctl-token-dns.kubeconfi
 t_check "tls-server-name kubernetes.default.svc verifies by DNS name" grep -q 'orders listed' "$WORK/dns-name.log"
 run_briefly "$WORK/cert.log" 3 --kubeconfig "$CP_DIR/ctl-cert.kubeconfig"
 t_check "a client certificate (EC key) authenticates" grep -q 'orders listed' "$WORK/cert.log"
+# Plain HTTP through `kubectl proxy`, as some users run it locally.
+PPORT=$(cp_free_port)
+$KUBECTL proxy --port="$PPORT" --address=127.0.0.1 >"$WORK/proxy.log" 2>&1 &
+PROXY_PID=$!
+wait_for 10 curl -sf "http://127.0.0.1:$PPORT/version"
+printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: http://127.0.0.1:%s\n  name: p\ncontexts:\n- context:\n    cluster: p\n    user: none\n  name: p\ncurrent-context: p\nusers:\n- name: none\n  user: {}\n' "$PPORT" > "$WORK/proxy.kubeconfig"
+run_briefly "$WORK/proxy-run.log" 3 --kubeconfig "$WORK/proxy.kubeconfig"
+t_check "plain HTTP through kubectl proxy lists orders" grep -q 'orders listed' "$WORK/proxy-run.log"
+kill "$PROXY_PID" 2>/dev/null
 sed 's/^    token: .*/    exec:\n      command: get-token/' "$CP_DIR/ctl-token-dns.kubeconfig" > "$WORK/exec.kubeconfig"
 run_briefly "$WORK/exec.log" 3 --kubeconfig "$WORK/exec.kubeconfig"; rc=$?
 t_check "an exec credential plugin is a clear start-up error" test "$rc" = 1 -a -n "$(grep -F "uses 'exec'" "$WORK/exec.log")"
@@ -200,6 +209,34 @@ echo "  peak RSS (VmHWM) with 1,000 orders: ${HWM} KiB (budget ${BUDGET_RSS_1000
 t_check "peak RSS within budget" test "$HWM" -lt "$BUDGET_RSS_1000_KB"
 t_check "RSS per tracked order within budget" test "$PER" -le "$BUDGET_BYTES_PER_ORDER"
 t_check "no reconcile errors left behind" test "$(metric 'pizza_table_full_total')" = 0
+
+echo "== a restart at 1,000 orders: paginated re-list, still nothing duplicated"
+BEFORE=$(pods_snapshot)
+kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null
+LINES=$(wc -l < "$WORK/controller.log")
+start_controller
+t_check "ready again (two list pages of 500)" wait_for 30 curl -sf "http://127.0.0.1:$MPORT/readyz"
+t_check "all orders tracked again" test "$(metric pizza_orders_tracked)" = "$($KUBECTL get pizzaorders -o name | grep -vc '/heavy$')"
+sleep 2
+t_check "same oven Pods, same uids" test "$(pods_snapshot)" = "$BEFORE"
+
+echo "== a full table: an error and a metric, the process lives, and nothing is lost"
+TRACKED=$(metric pizza_orders_tracked)
+kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null
+start_controller --max-orders "$TRACKED"
+t_check "ready with a table exactly full" wait_for 30 curl -sf "http://127.0.0.1:$MPORT/readyz"
+K apply -f - >/dev/null <<'YAML'
+apiVersion: pizzeria.example.com/v1
+kind: PizzaOrder
+metadata: {name: late-order, namespace: default}
+spec: {size: small, toppings: [basil]}
+YAML
+t_check "a refused order is a clear error" wait_for 10 grep -q 'msg="reconcile table full" ns=default name=late-order' "$WORK/controller.log"
+t_check "and a metric" wait_for 5 bash -c "[ \"\$(curl -s http://127.0.0.1:$MPORT/metrics | awk '\$1==\"pizza_table_full_total\"{print \$2}')\" -ge 1 ]"
+t_check "the controller keeps running" kill -0 "$CTL_PID"
+K delete pizzaorder bulk-0001 >/dev/null
+t_check "once a slot frees, the refused order is baked" wait_for 20 K get pod late-order-oven
+t_check "via a re-list, as logged" grep -q 're-listing orders' "$WORK/controller.log"
 
 echo "== shutdown"
 kill -TERM "$CTL_PID"

@@ -15,6 +15,7 @@
  *     same sequence as the large one, an object longer than the small buffer becoming FRAME_OVERSIZED.
  */
 #include "frame.h"
+#include "fuzz.h"
 #include "pz.h"
 
 #include <stdint.h>
@@ -27,12 +28,6 @@
 /* Larger than any input libFuzzer hands us (-max_len=65536), so nothing overflows it. */
 #define LARGE_CAP (65536 + 64)
 
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #c); \
-		abort(); \
-	} \
-} while (0)
 
 /* What a run produced, reduced to a digest so runs compare in constant memory. */
 struct result {

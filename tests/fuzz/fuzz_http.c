@@ -11,6 +11,7 @@
  *     are the same however the input was cut.
  */
 #include "http.h"
+#include "fuzz.h"
 #include "pz.h"
 
 #include <stdint.h>
@@ -23,12 +24,6 @@
 #define SPLIT_BYTES 4
 #define HEADER_BYTES (FLAG_BYTES + SPLIT_BYTES)
 
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #c); \
-		abort(); \
-	} \
-} while (0)
 
 struct run {
 	struct http_resp r;

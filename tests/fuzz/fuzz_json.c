@@ -25,6 +25,7 @@
  * json_parse refuses on purpose), the contract json.h states.
  */
 #include "json.h"
+#include "fuzz.h"
 #include "pz.h"
 
 #include <stdint.h>
@@ -44,12 +45,6 @@
 
 #define STRICT 1
 
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #c); \
-		abort(); \
-	} \
-} while (0)
 
 /* ---- reference checker: RFC 8259, iteratively (inputs nest up to 32K deep) ---- */
 

@@ -13,6 +13,7 @@
  *     the order's uid as controller, the order's generation.
  */
 #include "json.h"
+#include "fuzz.h"
 #include "order.h"
 #include "pz.h"
 #include "table.h"
@@ -30,12 +31,6 @@
 #define POD_BODY_MAX 8192
 #define PATCH_MAX 4096
 
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #c); \
-		abort(); \
-	} \
-} while (0)
 
 static jsmntok_t tok[TOKENS_MAX], tok2[TOKENS_MAX];
 

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include "config.h"
+#include "fuzz.h"
 #include "pz.h"
 #include "tls.h"
 
@@ -23,12 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #c); \
-		abort(); \
-	} \
-} while (0)
 
 /* The addresses a controller dials: the loopback API server and a v6 service address. */
 static const unsigned char ip4[4] = { 127, 0, 0, 1 };

@@ -10,6 +10,7 @@
  *   - yaml_next_item visits exactly the items of a parent, in order.
  */
 #include "yaml.h"
+#include "fuzz.h"
 #include "pz.h"
 
 #include <stdint.h>
@@ -21,12 +22,6 @@
  * quadratic in YAML_NODES_MAX, and the first nodes already exercise every path. */
 #define PARENTS_CHECKED_MAX 256
 
-#define CHECK(c) do { \
-	if (!(c)) { \
-		fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #c); \
-		abort(); \
-	} \
-} while (0)
 
 static struct yaml y; /* 2048 nodes: too large for libFuzzer's stack */
 
