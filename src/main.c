@@ -242,7 +242,6 @@ static void run_loop(void)
 			fds[n].events = POLLIN;
 			ip = n++;
 		}
-		int ns = n;
 		n += server_pollfds(&ctl.server, fds + n);
 		timeout = wake <= now ? 0 : (wake - now > 60000 ? 60000 : (int)(wake - now));
 		if (watch_ready(&ctl.orders) || watch_ready(&ctl.pods) || ran == LOOP_RECONCILES_PER_TURN)
@@ -261,7 +260,6 @@ static void run_loop(void)
 		if (ctl.pods.state == WATCH_STREAM &&
 		    ((ip >= 0 && fds[ip].revents) || watch_ready(&ctl.pods) || now >= watch_deadline(&ctl.pods)))
 			step_watch(&ctl.pods, &ctl.oversized_logged_p, now);
-		(void)ns;
 		server_step(&ctl.server, now);
 	}
 }
