@@ -106,6 +106,7 @@ static int list(struct watch *w, struct kube_api *api)
 	char path[sizeof w->path + sizeof w->selector + WATCH_CONTINUE_MAX * 3 + 64];
 	char cont[WATCH_CONTINUE_MAX], esc[WATCH_CONTINUE_MAX * 3];
 	char rv[WATCH_RV_MAX] = "";
+	int64_t give_up = pz_now_ms() + WATCH_LIST_TIMEOUT_MS;
 	int rc;
 
 	w->epoch++;
@@ -134,7 +135,14 @@ static int list(struct watch *w, struct kube_api *api)
 		cont[0] = 0;
 		for (;;) {
 			const char *data;
-			int n = kube_stream_read(&w->link, &data, pz_now_ms() + WATCH_READ_TIMEOUT_MS);
+			int64_t now = pz_now_ms();
+			int n;
+			if (now >= give_up) {
+				snprintf(w->detail, sizeof w->detail, "the list took longer than %d s", WATCH_LIST_TIMEOUT_MS / 1000);
+				return -ETIMEDOUT;
+			}
+			n = kube_stream_read(&w->link, &data, now + WATCH_READ_TIMEOUT_MS < give_up ?
+				now + WATCH_READ_TIMEOUT_MS : give_up);
 			if (n < 0)
 				return n;
 			if (n == 0)

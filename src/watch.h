@@ -26,6 +26,9 @@
 #define WATCH_BACKOFF_MIN_MS 500
 #define WATCH_BACKOFF_MAX_MS 30000
 #define WATCH_READ_TIMEOUT_MS 30000 /* a list page or response head stalled this long is dead */
+/* A whole list, every page: 10,000 orders list in about a second here, so five minutes only ever
+ * cuts a server that trickles bytes forever (each read within its 30 s, the list never done). */
+#define WATCH_LIST_TIMEOUT_MS 300000
 /* A watch that sends nothing (not even the bookmark the server sends before its timeout) for its
  * timeout plus this grace is a dead connection. */
 #define WATCH_IDLE_GRACE_MS 60000
