@@ -9,6 +9,7 @@
  * (KUBE_CALL_TIMEOUT_MS): while one runs, watch bytes wait in the kernel's socket buffer.
  */
 #include "config.h"
+#include "lease.h"
 #include "log.h"
 #include "order.h"
 #include "pz.h"
@@ -52,6 +53,11 @@ static const char usage[] =
 "  --bake-seconds N            bake time of a small pizza; medium x2, large x3 (default 10)\n"
 "Operations:\n"
 "  --metrics-bind-address A    /metrics, /healthz, /readyz (default :8080; 0 disables)\n"
+"  --leader-elect              act only while holding a Lease, so replicas can stand by\n"
+"  --leader-elect-namespace NS Lease namespace (default: the service account's, else pizza-system)\n"
+"  --leader-elect-id NAME      Lease name (default pizza-controller.pizzeria.example.com)\n"
+"  --leader-elect-lease-duration D, --leader-elect-renew-deadline D, --leader-elect-retry-period D\n"
+"                              (defaults 15s, 10s, 2s, as controller-runtime)\n"
 "  --log-level L               debug, info, warn or error (default info)\n"
 "  --version, --help\n"
 "Durations: 300ms, 30s, 5m, 1h.\n";
@@ -64,6 +70,8 @@ struct controller {
 	struct reconcile_config rcfg;
 	struct server server;
 	struct sync sync;
+	struct lease lease;
+	int leader_elect;        /* --leader-elect: act only while holding the Lease */
 	uint64_t oversized_logged_o, oversized_logged_p;
 	size_t reserved_bytes;
 };
@@ -128,8 +136,10 @@ static int serve(void *arg, const char *path, char *body, size_t cap, size_t *le
 		return 200;
 	}
 	if (strcmp(path, "/readyz") == 0) {
-		int ready = ctl.orders.synced && ctl.pods.synced;
-		*len = (size_t)snprintf(body, cap, ready ? "ok\n" : "waiting for the initial list\n");
+		int standby = ctl.leader_elect && ctl.lease.state != LEASE_LEADER;
+		int ready = standby || (ctl.orders.synced && ctl.pods.synced);
+		*len = (size_t)snprintf(body, cap, standby ? "standby (not the leader)\n" :
+			ready ? "ok\n" : "waiting for the initial list\n");
 		return ready ? 200 : 503;
 	}
 	if (strcmp(path, "/metrics") != 0)
@@ -165,7 +175,9 @@ static int serve(void *arg, const char *path, char *body, size_t cap, size_t *le
 		"# HELP pizza_memory_reserved_bytes Memory reserved at start-up.\n# TYPE pizza_memory_reserved_bytes gauge\n"
 		"pizza_memory_reserved_bytes %zu\n"
 		"# HELP process_resident_memory_bytes Resident memory.\n# TYPE process_resident_memory_bytes gauge\n"
-		"process_resident_memory_bytes %ld\n",
+		"process_resident_memory_bytes %ld\n"
+		"# HELP pizza_leader 1 while this process acts (always 1 without --leader-elect).\n# TYPE pizza_leader gauge\n"
+		"pizza_leader %d\n",
 		ctl.table.count, ctl.table.capacity, (unsigned long long)ctl.sync.table_full,
 		(unsigned long long)(ctl.rec.runs - ctl.rec.errors), (unsigned long long)ctl.rec.errors,
 		(unsigned long long)ctl.rec.pods_created, (unsigned long long)ctl.rec.pods_deleted,
@@ -175,7 +187,7 @@ static int serve(void *arg, const char *path, char *body, size_t cap, size_t *le
 		(unsigned long long)ctl.orders.lists, (unsigned long long)ctl.pods.lists,
 		(unsigned long long)(ctl.orders.oversized + ctl.pods.oversized), (unsigned long long)ctl.sync.bad_objects,
 		(unsigned long long)ctl.api.requests, (unsigned long long)ctl.api.connects, ctl.reserved_bytes,
-		rss_bytes());
+		rss_bytes(), !ctl.leader_elect || ctl.lease.state == LEASE_LEADER);
 	if (n < 0 || (size_t)n >= cap)
 		return 503;
 	*len = (size_t)n;
@@ -205,13 +217,54 @@ static void step_watch(struct watch *w, uint64_t *oversized_logged, int64_t now)
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static void run_loop(void)
+/* Leader election, when on. Returns 1 while this process may act, 0 while standing by, -1 once
+ * leadership is lost (the process must stop: another replica may already be reconciling). */
+static int lead(int64_t now)
+{
+	int rc;
+	if (!ctl.leader_elect)
+		return 1;
+	rc = lease_step(&ctl.lease, &ctl.api, &ctl.rec.link, ctl.rec.resp, ctl.rec.resp_cap, ctl.rec.tok,
+		ctl.rec.ntok, now);
+	if (rc < 0 && ctl.lease.state == LEASE_LEADER)
+		log_line(LOG_WARN, "msg=\"lease renewal failed\" lease=%s/%s error=\"%s\" http=%d", ctl.lease.cfg.namespace,
+			ctl.lease.cfg.name, pz_strerror(rc), ctl.lease.last_status);
+	else if (rc < 0 && rc != PZ_ECONFLICT)
+		log_line(LOG_WARN, "msg=\"lease not acquired\" lease=%s/%s error=\"%s\" http=%d",
+			ctl.lease.cfg.namespace, ctl.lease.cfg.name, pz_strerror(rc), ctl.lease.last_status);
+	if (rc == 1 && ctl.lease.state == LEASE_LEADER)
+		log_line(LOG_INFO, "msg=\"became leader\" lease=%s/%s identity=%s", ctl.lease.cfg.namespace,
+			ctl.lease.cfg.name, ctl.lease.identity);
+	if (ctl.lease.state == LEASE_LOST) {
+		log_line(LOG_ERROR, "msg=\"leader election lost\" lease=%s/%s holder=%s hint=\"stopping; the "
+			"deployment restarts us as a standby\"", ctl.lease.cfg.namespace, ctl.lease.cfg.name,
+			ctl.lease.holder[0] ? ctl.lease.holder : "(unknown)");
+		return -1;
+	}
+	return ctl.lease.state == LEASE_LEADER;
+}
+
+static int run_loop(void)
 {
 	struct pollfd fds[2 + 1 + SERVER_CLIENTS_MAX];
 
 	while (!stop_signal) {
 		int64_t now = pz_now_ms(), wake;
-		int n = 0, io = -1, ip = -1, timeout, ran = 0;
+		int n = 0, io = -1, ip = -1, timeout, ran = 0, acting = lead(now);
+
+		if (acting < 0)
+			return 1;
+		if (!acting) {
+			/* standing by: only the Lease and the probes */
+			wake = min64(lease_deadline(&ctl.lease), server_deadline(&ctl.server));
+			n = server_pollfds(&ctl.server, fds);
+			now = pz_now_ms();
+			if (poll(fds, (nfds_t)n, wake <= now ? 0 : (int)(wake - now > 60000 ? 60000 : wake - now)) < 0 &&
+			    errno != EINTR)
+				sleep(1);
+			server_step(&ctl.server, pz_now_ms());
+			continue;
+		}
 
 		/* Watches: orders first; pods only once the orders are known, so every Pod finds its order. */
 		if (ctl.orders.state == WATCH_IDLE && now >= ctl.orders.wake_ms)
@@ -229,6 +282,8 @@ static void run_loop(void)
 		}
 
 		wake = min64(table_next_due(&ctl.table), server_deadline(&ctl.server));
+		if (ctl.leader_elect)
+			wake = min64(wake, lease_deadline(&ctl.lease));
 		wake = min64(wake, watch_deadline(&ctl.orders));
 		if (ctl.orders.synced)
 			wake = min64(wake, watch_deadline(&ctl.pods));
@@ -262,15 +317,42 @@ static void run_loop(void)
 			step_watch(&ctl.pods, &ctl.oversized_logged_p, now);
 		server_step(&ctl.server, now);
 	}
+	return 0;
 }
 
 /* ---- start-up ---- */
 
+/* Three strings to fd 1 or 2: the only output that is not a log line, without stdio's FILE code. */
+static void say(int fd, const char *a, const char *b, const char *c)
+{
+	const char *parts[3] = { a, b, c };
+	for (int k = 0; k < 3; k++)
+		for (size_t off = 0, n = strlen(parts[k]); off < n;) {
+			ssize_t w = write(fd, parts[k] + off, n - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+}
+
+enum flag_kind { FLAG_TEXT, FLAG_COUNT, FLAG_DURATION, FLAG_LEVEL };
+
+struct flag {
+	const char *name;        /* without the leading -- */
+	enum flag_kind kind;
+	void *dst;               /* const char * for text, int64_t for counts and durations */
+	int64_t min, max;
+};
+
 int main(int argc, char **argv)
 {
 	struct config_source src = { NULL, NULL, CONFIG_SA_DIR };
+	struct lease_config lcfg = { NULL, "pizza-controller.pizzeria.example.com", 15000, 10000, 2000 };
+	char identity[LEASE_IDENTITY_MAX], lease_ns[TABLE_NAME_MAX];
 	const char *ns = NULL, *metrics = ":8080";
-	long max_orders = 10000, max_obj = 65536, bake = 10;
+	int64_t max_orders = 10000, max_obj = 65536, bake = 10;
 	char origin[KUBE_PATH_MAX + 64], err[512], path[300], sel[160];
 	struct sigaction sa;
 	uint64_t seed = 0;
@@ -284,20 +366,51 @@ int main(int argc, char **argv)
 	ctl.rcfg.oven.image = "busybox:1.36";
 	ctl.rcfg.oven.command = "echo \"baking a $PIZZA_SIZE pizza with ${PIZZA_TOPPINGS:-no toppings}\"; "
 		"sleep \"$BAKE_SECONDS\"; echo done";
+	/* Every flag that takes a value; durations and counts carry their accepted range. */
+	const struct flag flags[] = {
+		{ "kubeconfig", FLAG_TEXT, &src.kubeconfig, 0, 0 },
+		{ "context", FLAG_TEXT, &src.context, 0, 0 },
+		{ "namespace", FLAG_TEXT, &ns, 0, 0 },
+		{ "service-account-dir", FLAG_TEXT, &src.sa_dir, 0, 0 },
+		{ "metrics-bind-address", FLAG_TEXT, &metrics, 0, 0 },
+		{ "oven-image", FLAG_TEXT, &ctl.rcfg.oven.image, 0, 0 },
+		{ "oven-command", FLAG_TEXT, &ctl.rcfg.oven.command, 0, 0 },
+		{ "log-level", FLAG_LEVEL, NULL, 0, 0 },
+		{ "max-orders", FLAG_COUNT, &max_orders, 1, 1 << 26 },
+		{ "max-object-bytes", FLAG_COUNT, &max_obj, 4096, 16 << 20 },
+		{ "bake-seconds", FLAG_COUNT, &bake, 0, 86400 },
+		{ "resync-period", FLAG_DURATION, &ctl.rcfg.resync_ms, 1000, INT64_MAX },
+		{ "requeue-failed-base", FLAG_DURATION, &ctl.rcfg.backoff_base_ms, 1, INT64_MAX },
+		{ "requeue-failed-max", FLAG_DURATION, &ctl.rcfg.backoff_max_ms, 1, INT64_MAX },
+		{ "leader-elect-namespace", FLAG_TEXT, &lcfg.namespace, 0, 0 },
+		{ "leader-elect-id", FLAG_TEXT, &lcfg.name, 0, 0 },
+		{ "leader-elect-lease-duration", FLAG_DURATION, &lcfg.duration_ms, 1000, INT64_MAX },
+		{ "leader-elect-renew-deadline", FLAG_DURATION, &lcfg.renew_deadline_ms, 500, INT64_MAX },
+		{ "leader-elect-retry-period", FLAG_DURATION, &lcfg.retry_ms, 100, INT64_MAX },
+	};
+
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = NULL;
 		char name[64];
 		const char *eq = strchr(a, '=');
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			fputs(usage, stdout);
+			say(1, usage, "", "");
 			return 0;
 		}
 		if (strcmp(a, "--version") == 0) {
-			printf("pizza-controller %s (BearSSL 0.6, jsmn 1.1.0, musl)\n", PZ_VERSION);
+			say(1, "pizza-controller " PZ_VERSION " (BearSSL 0.6, jsmn 1.1.0, musl)\n", "", "");
 			return 0;
 		}
 		if (strncmp(a, "--", 2) != 0 || strlen(a) >= sizeof name)
 			goto bad_flag;
+		if (strcmp(a, "--leader-elect") == 0 || strcmp(a, "--leader-elect=true") == 0) {
+			ctl.leader_elect = 1; /* a switch: takes no value, like controller-runtime's */
+			continue;
+		}
+		if (strcmp(a, "--leader-elect=false") == 0) {
+			ctl.leader_elect = 0;
+			continue;
+		}
 		if (eq) {
 			memcpy(name, a, (size_t)(eq - a));
 			name[eq - a] = 0;
@@ -308,34 +421,39 @@ int main(int argc, char **argv)
 				goto bad_flag;
 			v = argv[++i];
 		}
-		int64_t d;
-		if (strcmp(name, "--kubeconfig") == 0) src.kubeconfig = v;
-		else if (strcmp(name, "--context") == 0) src.context = v;
-		else if (strcmp(name, "--namespace") == 0) ns = v;
-		else if (strcmp(name, "--service-account-dir") == 0) src.sa_dir = v;
-		else if (strcmp(name, "--metrics-bind-address") == 0) metrics = v;
-		else if (strcmp(name, "--oven-image") == 0) ctl.rcfg.oven.image = v;
-		else if (strcmp(name, "--oven-command") == 0) ctl.rcfg.oven.command = v;
-		else if (strcmp(name, "--max-orders") == 0) { if (parse_count(v, 1, 1 << 26, &max_orders) < 0) goto bad_value; }
-		else if (strcmp(name, "--max-object-bytes") == 0) { if (parse_count(v, 4096, 16 << 20, &max_obj) < 0) goto bad_value; }
-		else if (strcmp(name, "--bake-seconds") == 0) { if (parse_count(v, 0, 86400, &bake) < 0) goto bad_value; }
-		else if (strcmp(name, "--resync-period") == 0) { if (parse_duration(v, &d) < 0 || d < 1000) goto bad_value; ctl.rcfg.resync_ms = d; }
-		else if (strcmp(name, "--requeue-failed-base") == 0) { if (parse_duration(v, &d) < 0 || d < 1) goto bad_value; ctl.rcfg.backoff_base_ms = d; }
-		else if (strcmp(name, "--requeue-failed-max") == 0) { if (parse_duration(v, &d) < 0 || d < 1) goto bad_value; ctl.rcfg.backoff_max_ms = d; }
-		else if (strcmp(name, "--log-level") == 0) {
-			if (strcmp(v, "debug") == 0) log_min_level = LOG_DEBUG;
-			else if (strcmp(v, "info") == 0) log_min_level = LOG_INFO;
-			else if (strcmp(v, "warn") == 0) log_min_level = LOG_WARN;
-			else if (strcmp(v, "error") == 0) log_min_level = LOG_ERROR;
-			else goto bad_value;
-		} else
+		const struct flag *fl = NULL;
+		for (size_t k = 0; k < PZ_ARRAY_LEN(flags); k++)
+			if (strcmp(name + 2, flags[k].name) == 0)
+				fl = &flags[k];
+		if (!fl)
 			goto bad_flag;
+		if (fl->kind == FLAG_TEXT) {
+			*(const char **)fl->dst = v;
+		} else if (fl->kind == FLAG_LEVEL) {
+			static const char *const levels[] = { "debug", "info", "warn", "error" };
+			size_t k = 0;
+			while (k < PZ_ARRAY_LEN(levels) && strcmp(v, levels[k]) != 0)
+				k++;
+			if (k == PZ_ARRAY_LEN(levels))
+				goto bad_value;
+			log_min_level = (enum log_level)k;
+		} else {
+			int64_t x = 0;
+			long c = 0;
+			if (fl->kind == FLAG_DURATION ? parse_duration(v, &x) < 0 : parse_count(v, fl->min, fl->max, &c) < 0)
+				goto bad_value;
+			if (fl->kind == FLAG_COUNT)
+				x = c;
+			if (x < fl->min || x > fl->max)
+				goto bad_value;
+			*(int64_t *)fl->dst = x;
+		}
 		continue;
 	bad_value:
-		fprintf(stderr, "pizza-controller: invalid value \"%s\" for %s (see --help)\n", v, name);
+		say(2, "pizza-controller: invalid value for ", name, " (see --help)\n");
 		return 2;
 	bad_flag:
-		fprintf(stderr, "pizza-controller: unknown flag or missing value: %s (see --help)\n", a);
+		say(2, "pizza-controller: unknown flag or missing value: ", a, " (see --help)\n");
 		return 2;
 	}
 	for (int s = SIZE_SMALL; s <= SIZE_LARGE; s++)
@@ -390,6 +508,32 @@ int main(int argc, char **argv)
 	reconciler_init(&ctl.rec, &ctl.api, &ctl.table, &ctl.rcfg, (char *)bufs + 2 * max_obj, (size_t)max_obj,
 		tok, (unsigned)ntok);
 
+	if (ctl.leader_elect) {
+		char host[64] = "pizza-controller";
+		if (lcfg.renew_deadline_ms >= lcfg.duration_ms || lcfg.retry_ms >= lcfg.renew_deadline_ms) {
+			log_line(LOG_ERROR, "msg=\"leader election needs retry-period < renew-deadline < lease-duration\"");
+			return 2;
+		}
+		if (!lcfg.namespace) {
+			/* the namespace we run in, as controller-runtime does; outside a cluster, ours */
+			char f[300];
+			int fd, k = 0;
+			snprintf(f, sizeof f, "%s/namespace", src.sa_dir);
+			fd = open(f, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				k = (int)read(fd, lease_ns, sizeof lease_ns - 1);
+				close(fd);
+			}
+			while (k > 0 && (lease_ns[k - 1] == '\n' || lease_ns[k - 1] == ' '))
+				k--;
+			lease_ns[k > 0 ? k : 0] = 0;
+			lcfg.namespace = k > 0 ? lease_ns : "pizza-system";
+		}
+		gethostname(host, sizeof host - 1); /* the Pod's name in a cluster */
+		snprintf(identity, sizeof identity, "%s_%08x", host, (unsigned)pz_rand());
+		lease_init(&ctl.lease, &lcfg, identity);
+	}
+
 	rc = server_open(&ctl.server, metrics, serve, NULL);
 	if (rc < 0) {
 		log_line(LOG_ERROR, "msg=\"cannot serve probes and metrics\" address=%s error=\"%s\"", metrics,
@@ -406,7 +550,12 @@ int main(int argc, char **argv)
 		table_bytes((uint32_t)max_orders), table_bytes((uint32_t)max_orders) / (size_t)max_orders, buf_bytes,
 		sizeof ctl, ctl.reserved_bytes, server_port(&ctl.server) >= 0 ? metrics : "off");
 
-	run_loop();
+	if (ctl.leader_elect)
+		log_line(LOG_INFO, "msg=\"waiting for leadership\" lease=%s/%s identity=%s", lcfg.namespace, lcfg.name,
+			identity);
+	rc = run_loop();
+	if (ctl.leader_elect)
+		lease_release(&ctl.lease, &ctl.api, &ctl.rec.link, ctl.rec.resp, ctl.rec.resp_cap);
 	log_line(LOG_INFO, "msg=stopping signal=%d reconciles=%llu", (int)stop_signal, (unsigned long long)ctl.rec.runs);
-	return 0;
+	return rc;
 }

@@ -243,4 +243,33 @@ kill -TERM "$CTL_PID"
 t_check "SIGTERM stops it cleanly" wait_for 10 bash -c "! kill -0 $CTL_PID 2>/dev/null"
 wait "$CTL_PID" 2>/dev/null; CTL_PID=
 t_check "with a last log line" grep -q 'msg=stopping' "$WORK/controller.log"
+
+echo "== leader election: one acts, a standby takes over"
+le_start() { # NAME
+  KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$CP_PORT \
+    "$BIN" --service-account-dir "$CP_DIR/sa" --metrics-bind-address 0 --leader-elect \
+    --leader-elect-namespace pizza-system --leader-elect-lease-duration 4s --leader-elect-renew-deadline 3s \
+    --leader-elect-retry-period 1s >"$WORK/le-$1.log" 2>&1 &
+}
+le_start a; LE_A=$!
+t_check "the first candidate becomes leader" wait_for 10 grep -q 'msg="became leader"' "$WORK/le-a.log"
+le_start b; LE_B=$!
+sleep 3
+t_check "the second stands by" bash -c "! grep -q 'became leader' '$WORK/le-b.log' && grep -q 'waiting for leadership' '$WORK/le-b.log'"
+t_check "only the leader lists and watches" bash -c "! grep -q 'orders listed' '$WORK/le-b.log'"
+kill -9 "$LE_A"; wait "$LE_A" 2>/dev/null
+t_check "a killed leader's Lease expires and the standby takes over" wait_for 12 grep -q 'msg="became leader"' "$WORK/le-b.log"
+K apply -f - >/dev/null <<'YAML'
+apiVersion: pizzeria.example.com/v1
+kind: PizzaOrder
+metadata: {name: after-failover, namespace: default}
+spec: {size: small, toppings: [basil]}
+YAML
+t_check "the new leader bakes" wait_for 15 K get pod after-failover-oven
+le_start c; LE_C=$!
+sleep 2
+kill -TERM "$LE_B"; wait "$LE_B" 2>/dev/null
+t_check "a leader stopping with SIGTERM hands over at once (Lease released)" wait_for 3 grep -q 'msg="became leader"' "$WORK/le-c.log"
+kill -TERM "$LE_C"; wait "$LE_C" 2>/dev/null
+t_check "RBAC for leases is namespaced (no cluster-wide Lease access)" test "$(K auth can-i update leases.coordination.k8s.io --as=$SA -n kube-system 2>/dev/null)" = no
 t_summary e2e
