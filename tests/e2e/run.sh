@@ -36,6 +36,10 @@ kubelet() { # NS POD PHASE
 jp() { K get "$@" 2>/dev/null; }
 order_field() { jp pizzaorder "$1" -n "${3:-default}" -o "jsonpath=$2"; }
 order_is() { [ "$(order_field "$1" '{.status.phase}' "${3:-default}")" = "$2" ]; }
+new_order() { # NAME SIZE "TOPPING, TOPPING"
+  printf 'apiVersion: pizzeria.example.com/v1\nkind: PizzaOrder\nmetadata: {name: %s, namespace: default}\nspec: {size: %s, toppings: [%s]}\n' \
+    "$1" "$2" "$3" | $KUBECTL apply -f - >/dev/null
+}
 
 K apply -f "$ROOT/crd/pizzaorders.yaml" >/dev/null
 wait_for 30 K wait --for=condition=Established crd/pizzaorders.pizzeria.example.com --timeout=1s
@@ -150,12 +154,7 @@ echo "== hostile input: an order larger than --max-object-bytes"
 BIG=$(head -c 70000 /dev/zero | tr '\0' x)
 printf 'apiVersion: pizzeria.example.com/v1\nkind: PizzaOrder\nmetadata:\n  name: heavy\n  namespace: default\n  annotations:\n    ballast: "%s"\nspec: {size: small}\n' "$BIG" > "$WORK/heavy.yaml"
 K create -f "$WORK/heavy.yaml" >/dev/null
-K apply -f - >/dev/null <<'YAML'
-apiVersion: pizzeria.example.com/v1
-kind: PizzaOrder
-metadata: {name: after-heavy, namespace: default}
-spec: {size: small, toppings: [basil]}
-YAML
+new_order after-heavy small "basil"
 t_check "an order after it still bakes" wait_for 15 K get pod after-heavy-oven
 t_check "the oversized object is reported, not fatal" grep -q 'msg="object skipped" resource=pizzaorders' "$WORK/controller.log"
 t_check "controller still running" kill -0 "$CTL_PID"
@@ -180,12 +179,7 @@ t_check "baked orders stay Ready" order_is order-123 Ready
 
 echo "== the API server restarts under it"
 cp_restart_apiserver "$CP_DIR" >/dev/null 2>&1
-K apply -f - >/dev/null <<'YAML'
-apiVersion: pizzeria.example.com/v1
-kind: PizzaOrder
-metadata: {name: after-restart, namespace: default}
-spec: {size: medium, toppings: [mushroom]}
-YAML
+new_order after-restart medium "mushroom"
 t_check "an order created after the restart bakes" wait_for 40 K get pod after-restart-oven
 t_check "the watches were restarted, and said so" grep -q 'msg="watch restarted"' "$WORK/controller.log"
 t_check "controller survived" kill -0 "$CTL_PID"
@@ -225,12 +219,7 @@ TRACKED=$(metric pizza_orders_tracked)
 kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null
 start_controller --max-orders "$TRACKED"
 t_check "ready with a table exactly full" wait_for 30 curl -sf "http://127.0.0.1:$MPORT/readyz"
-K apply -f - >/dev/null <<'YAML'
-apiVersion: pizzeria.example.com/v1
-kind: PizzaOrder
-metadata: {name: late-order, namespace: default}
-spec: {size: small, toppings: [basil]}
-YAML
+new_order late-order small "basil"
 t_check "a refused order is a clear error" wait_for 10 grep -q 'msg="reconcile table full" ns=default name=late-order' "$WORK/controller.log"
 t_check "and a metric" wait_for 5 bash -c "[ \"\$(curl -s http://127.0.0.1:$MPORT/metrics | awk '\$1==\"pizza_table_full_total\"{print \$2}')\" -ge 1 ]"
 t_check "the controller keeps running" kill -0 "$CTL_PID"
@@ -259,12 +248,7 @@ t_check "the second stands by" bash -c "! grep -q 'became leader' '$WORK/le-b.lo
 t_check "only the leader lists and watches" bash -c "! grep -q 'orders listed' '$WORK/le-b.log'"
 kill -9 "$LE_A"; wait "$LE_A" 2>/dev/null
 t_check "a killed leader's Lease expires and the standby takes over" wait_for 12 grep -q 'msg="became leader"' "$WORK/le-b.log"
-K apply -f - >/dev/null <<'YAML'
-apiVersion: pizzeria.example.com/v1
-kind: PizzaOrder
-metadata: {name: after-failover, namespace: default}
-spec: {size: small, toppings: [basil]}
-YAML
+new_order after-failover small "basil"
 t_check "the new leader bakes" wait_for 15 K get pod after-failover-oven
 le_start c; LE_C=$!
 sleep 2
