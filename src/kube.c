@@ -96,7 +96,21 @@ static int send_request(struct kube_api *api, struct kube_link *l, const char *m
 	return rc;
 }
 
-/* Feeds buffered bytes to the parser, refilling from the connection as needed. */
+/* Makes sure rbuf holds unread bytes: 1 when it does, 0 at the end of the stream, or a code. */
+static int fill(struct kube_link *l, int64_t deadline)
+{
+	int rc;
+	if (l->rpos != l->rlen)
+		return 1;
+	rc = conn_read(&l->conn, l->rbuf, sizeof l->rbuf, deadline);
+	if (rc <= 0)
+		return rc;
+	l->rpos = 0;
+	l->rlen = (size_t)rc;
+	return 1;
+}
+
+/* Next span of body payload: > 0 with *data set, 0 when the body is complete, or a code. */
 static int next_span(struct kube_link *l, const char **data, int64_t deadline)
 {
 	for (;;) {
@@ -104,44 +118,36 @@ static int next_span(struct kube_link *l, const char **data, int64_t deadline)
 		int used, rc;
 		if (http_resp_done(&l->resp))
 			return 0;
-		if (l->rpos == l->rlen) {
-			rc = conn_read(&l->conn, l->rbuf, sizeof l->rbuf, deadline);
-			if (rc == 0) {
-				rc = http_resp_eof(&l->resp);
-				if (rc < 0)
-					return -ECONNRESET;
-				return 0;
-			}
-			if (rc < 0)
-				return rc;
-			l->rpos = 0;
-			l->rlen = (size_t)rc;
-		}
+		rc = fill(l, deadline);
+		if (rc == 0)
+			return http_resp_eof(&l->resp) < 0 ? -ECONNRESET : 0;
+		if (rc < 0)
+			return rc;
 		used = http_resp_feed(&l->resp, l->rbuf + l->rpos, l->rlen - l->rpos, data, &blen);
 		if (used < 0)
 			return used;
 		l->rpos += (size_t)used;
 		if (blen)
 			return (int)blen;
-		if (http_resp_headers_done(&l->resp) && l->streaming == 2)
-			return 1; /* caller only wanted the headers; no data pointer */
 	}
 }
 
+/* Status line and headers; the parser stops at the blank line, so no body byte is taken here. */
 static int read_headers(struct kube_link *l, int64_t deadline)
 {
-	const char *d;
-	int rc;
 	if (l->rpos != l->rlen)
 		return PZ_EHTTP; /* bytes before our request was answered: the stream is out of sync */
 	http_resp_init(&l->resp, 0);
-	l->streaming = 2;
 	while (!http_resp_headers_done(&l->resp)) {
-		rc = next_span(l, &d, deadline);
-		if (rc < 0) {
-			l->streaming = 0;
-			return rc;
-		}
+		const char *d;
+		size_t blen;
+		int used, rc = fill(l, deadline);
+		if (rc <= 0)
+			return rc < 0 ? rc : -ECONNRESET;
+		used = http_resp_feed(&l->resp, l->rbuf + l->rpos, l->rlen - l->rpos, &d, &blen);
+		if (used < 0)
+			return used;
+		l->rpos += (size_t)used;
 	}
 	l->streaming = 1;
 	return l->resp.status;

@@ -43,7 +43,7 @@ struct kube_link {
 	struct conn conn;
 	struct http_resp resp;
 	size_t rpos, rlen;          /* unread bytes in rbuf */
-	int streaming;              /* a response body is being streamed (list/watch) */
+	int streaming;              /* a response body is being read (its head is parsed) */
 	char head[KUBE_HEAD_MAX];
 	char rbuf[KUBE_READ_CHUNK];
 };

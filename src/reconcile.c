@@ -82,8 +82,10 @@ static int refresh_pod(struct reconciler *r, struct table_slot *s, struct outcom
 	return 0;
 }
 
-/* GET the order, then POST its oven Pod. Returns 0 when created, 1 when the slot was refreshed
- * instead (decide again), -1 on failure (o filled). */
+enum create_result { CREATE_DONE, CREATE_DECIDE_AGAIN, CREATE_ORDER_GONE };
+
+/* GET the order, then POST its oven Pod. Returns CREATE_DONE, CREATE_DECIDE_AGAIN (the slot was
+ * refreshed instead), CREATE_ORDER_GONE, or -1 on failure (o filled). */
 static int create_pod(struct reconciler *r, struct table_slot *s, struct outcome *o)
 {
 	char path[256];
@@ -98,7 +100,7 @@ static int create_pod(struct reconciler *r, struct table_slot *s, struct outcome
 	st = kube_call(r->api, &r->link, "GET", path, NULL, NULL, 0, r->resp, r->resp_cap, &len);
 	if (st == 404) {
 		o->what = "order-gone"; /* deleted meanwhile: its DELETED event frees the slot */
-		return 1;
+		return CREATE_ORDER_GONE;
 	}
 	if (st != 200) {
 		failed(o, "get-order", st < 0 ? st : PZ_ESTATUS, st);
@@ -118,7 +120,7 @@ static int create_pod(struct reconciler *r, struct table_slot *s, struct outcome
 		fresh.pod_owned = memcmp(fresh.uid, s->o.uid, 16) == 0 && s->o.pod_owned;
 		fresh.failures = s->o.failures;
 		s->o = fresh;
-		return 1;
+		return CREATE_DECIDE_AGAIN;
 	}
 	json_w_init(&w, r->body, sizeof r->body);
 	body_len = order_pod_body(&w, s, &d, json_get(&d, 0, "spec"), &r->cfg->oven);
@@ -135,13 +137,13 @@ static int create_pod(struct reconciler *r, struct table_slot *s, struct outcome
 		s->o.pod_gen = s->o.generation;
 		s->o.pod_owned = 1;
 		s->o.pod_deleting = 0;
-		return 0;
+		return CREATE_DONE;
 	}
 	if (st == 409) {
 		/* It exists though no event told us (we restarted, or the watch lags): look at it. */
 		if (refresh_pod(r, s, o) < 0)
 			return -1;
-		return 1;
+		return CREATE_DECIDE_AGAIN;
 	}
 	if (st > 0)
 		status_message(r, len, o);
@@ -226,11 +228,10 @@ enum reconcile_result reconcile_run(struct reconciler *r, int i, int64_t now)
 		order_decide(s, &dc);
 		if (dc.action == ACT_CREATE_POD) {
 			rc = create_pod(r, s, &o);
-			if (rc == 1) {
-				if (o.what && strcmp(o.what, "order-gone") == 0)
-					break;
+			if (rc == CREATE_ORDER_GONE)
+				break;
+			if (rc == CREATE_DECIDE_AGAIN)
 				continue;
-			}
 			if (rc < 0)
 				break;
 			changed = 1;
