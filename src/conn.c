@@ -1,25 +1,26 @@
 /*
- * conn.c - sockets and the BearSSL engine pump (see conn.h).
+ * conn.c - sockets, HTTP CONNECT through a proxy, and the BearSSL engine pump (see conn.h).
  * BearSSL's engine is a state machine driven by _buf()/_ack() pairs; this file moves bytes between
- * it and the socket. br_sslio is not used: it blocks without deadlines.
+ * it and the socket without ever waiting. br_sslio is not used: it blocks.
  */
 #include "conn.h"
 #include "pz.h"
 
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 void conn_init(struct conn *c)
 {
+	/* only the scalars: the TLS context is set up by tls_client_start on first connect */
 	c->fd = -1;
+	c->state = CONN_CLOSED;
 	c->use_tls = 0;
 	c->tls_error = 0;
+	c->proxy_status = 0;
 }
 
 void conn_close(struct conn *c)
@@ -27,67 +28,33 @@ void conn_close(struct conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->state = CONN_CLOSED;
 }
 
-/* The one place that waits. Returns 0 when ready, -ETIMEDOUT, -EAGAIN (deadline 0), or -errno. */
-static int wait_fd(int fd, short events, int64_t deadline)
+/* The socket calls: EINTR retried here and nowhere else; EAGAIN reported as -EAGAIN. */
+static int sock_send(int fd, const unsigned char *p, size_t len)
 {
-	struct pollfd p = { .fd = fd, .events = events };
 	for (;;) {
-		int64_t left;
-		int rc;
-		if (deadline == 0)
-			return -EAGAIN;
-		left = deadline - pz_now_ms();
-		if (left <= 0)
-			return -ETIMEDOUT;
-		rc = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-		if (rc < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (rc > 0)
-			return 0; /* POLLERR/POLLHUP: the following read/write reports it */
-	}
-}
-
-static int sock_write(struct conn *c, const unsigned char *p, size_t len, int64_t deadline)
-{
-	while (len > 0) {
-		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n > 0)
+			return (int)n;
 		if (n == 0)
 			return -EPIPE;
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		int rc = wait_fd(c->fd, POLLOUT, deadline ? deadline : pz_now_ms() + 10000);
-		if (rc < 0)
-			return rc;
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	}
-	return 0;
 }
 
-/* Reads what the socket has. > 0 bytes, 0 at EOF, -EAGAIN when deadline is 0 and nothing is there. */
-static int sock_read(struct conn *c, unsigned char *p, size_t cap, int64_t deadline)
+static int sock_recv(int fd, unsigned char *p, size_t cap)
 {
 	for (;;) {
-		ssize_t n = recv(c->fd, p, cap, 0);
+		ssize_t n = recv(fd, p, cap, 0);
 		if (n >= 0)
 			return (int)n;
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		int rc = wait_fd(c->fd, POLLIN, deadline);
-		if (rc < 0)
-			return rc;
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	}
 }
 
@@ -97,9 +64,10 @@ static int tls_fail(struct conn *c)
 	return PZ_ETLS;
 }
 
-/* Runs the engine until `want` (a BR_SSL_* state bit) is available. Returns 0, 1 at a clean close,
- * or a negative code. deadline 0: -EAGAIN instead of waiting for the socket. */
-static int pump(struct conn *c, unsigned want, int64_t deadline)
+/* Runs the engine until `want` (a BR_SSL_* state bit) is available, moving records to and from
+ * the socket while it can. Returns 0, 1 at a clean close, -EAGAIN when the socket would block, or
+ * a failure. */
+static int pump(struct conn *c, unsigned want)
 {
 	br_ssl_engine_context *eng = &c->tls.cc.eng;
 	for (;;) {
@@ -114,15 +82,15 @@ static int pump(struct conn *c, unsigned want, int64_t deadline)
 			return 0;
 		if (st & BR_SSL_SENDREC) {
 			buf = br_ssl_engine_sendrec_buf(eng, &len);
-			rc = sock_write(c, buf, len, deadline);
+			rc = sock_send(c->fd, buf, len);
 			if (rc < 0)
 				return rc;
-			br_ssl_engine_sendrec_ack(eng, len);
+			br_ssl_engine_sendrec_ack(eng, (size_t)rc);
 			continue;
 		}
 		if (st & BR_SSL_RECVREC) {
 			buf = br_ssl_engine_recvrec_buf(eng, &len);
-			rc = sock_read(c, buf, len, deadline);
+			rc = sock_recv(c->fd, buf, len);
 			if (rc < 0)
 				return rc;
 			if (rc == 0)
@@ -135,120 +103,247 @@ static int pump(struct conn *c, unsigned want, int64_t deadline)
 	}
 }
 
-int conn_open(struct conn *c, const struct conn_target *t, int64_t deadline)
+static int fail(struct conn *c, int rc)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	int rc, fd = -1;
+	conn_close(c);
+	return rc;
+}
+
+/* The CONNECT request; the Host header names the target as the request line does. */
+static int proxy_request(struct conn *c, const struct conn_target *t)
+{
+	int v6 = strchr(t->host, ':') != NULL;
+	int n = snprintf(c->proxy_buf, sizeof c->proxy_buf,
+		"CONNECT %s%s%s:%s HTTP/1.1\r\nHost: %s%s%s:%s\r\n%s%s%sUser-Agent: pizza-controller\r\n\r\n",
+		v6 ? "[" : "", t->host, v6 ? "]" : "", t->port, v6 ? "[" : "", t->host, v6 ? "]" : "", t->port,
+		t->proxy.authorization[0] ? "Proxy-Authorization: " : "", t->proxy.authorization,
+		t->proxy.authorization[0] ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof c->proxy_buf)
+		return PZ_ETOOBIG;
+	c->proxy_len = (uint16_t)n;
+	c->proxy_off = 0;
+	c->proxy_reading = 0;
+	return 0;
+}
+
+/* The byte stream to the target is there (directly or through the tunnel): start TLS, or open. */
+static int after_tunnel(struct conn *c, const struct conn_target *t)
+{
+	if (!c->use_tls) {
+		c->state = CONN_OPEN;
+		return 0;
+	}
+	if (tls_client_start(&c->tls, t->creds, &t->name) < 0)
+		return fail(c, tls_fail(c));
+	c->state = CONN_HANDSHAKE;
+	return -EAGAIN;
+}
+
+/* After the TCP connect: the proxy exchange first when there is a proxy. */
+static int connected(struct conn *c, const struct conn_target *t)
+{
+	if (t->proxy.set) {
+		int rc = proxy_request(c, t);
+		if (rc < 0)
+			return fail(c, rc);
+		c->state = CONN_PROXY;
+		return -EAGAIN;
+	}
+	return after_tunnel(c, t);
+}
+
+/* Sends the CONNECT request, then reads the answer head up to its blank line. The proxy sends
+ * nothing more until we speak, so a byte past the head means the exchange is not what we think. */
+static int proxy_step(struct conn *c, const struct conn_target *t)
+{
+	int rc;
+	while (!c->proxy_reading) {
+		rc = sock_send(c->fd, (const unsigned char *)c->proxy_buf + c->proxy_off,
+			(size_t)(c->proxy_len - c->proxy_off));
+		if (rc < 0)
+			return rc == -EAGAIN ? rc : fail(c, rc);
+		c->proxy_off = (uint16_t)(c->proxy_off + rc);
+		if (c->proxy_off == c->proxy_len) {
+			memset(c->proxy_buf, 0, c->proxy_len); /* it held the proxy credentials */
+			c->proxy_reading = 1;
+			c->proxy_len = 0;
+		}
+	}
+	for (;;) {
+		char *end;
+		if (c->proxy_len >= sizeof c->proxy_buf - 1)
+			return fail(c, PZ_ETOOBIG);
+		rc = sock_recv(c->fd, (unsigned char *)c->proxy_buf + c->proxy_len,
+			sizeof c->proxy_buf - 1 - c->proxy_len);
+		if (rc < 0)
+			return rc == -EAGAIN ? rc : fail(c, rc);
+		if (rc == 0)
+			return fail(c, -ECONNRESET);
+		c->proxy_len = (uint16_t)(c->proxy_len + rc);
+		c->proxy_buf[c->proxy_len] = 0;
+		end = strstr(c->proxy_buf, "\r\n\r\n");
+		if (!end)
+			continue;
+		if (end + 4 != c->proxy_buf + c->proxy_len)
+			return fail(c, PZ_EHTTP);
+		if (c->proxy_len < 12 || memcmp(c->proxy_buf, "HTTP/1.", 7) != 0 || c->proxy_buf[8] != ' ' ||
+		    (unsigned)(c->proxy_buf[9] - '0') > 9 || (unsigned)(c->proxy_buf[10] - '0') > 9 ||
+		    (unsigned)(c->proxy_buf[11] - '0') > 9)
+			return fail(c, PZ_EHTTP);
+		c->proxy_status = (c->proxy_buf[9] - '0') * 100 + (c->proxy_buf[10] - '0') * 10 +
+				  (c->proxy_buf[11] - '0');
+		if (c->proxy_status != 200)
+			return fail(c, PZ_ESTATUS); /* as Go's transport: only 200 opens the tunnel */
+		return after_tunnel(c, t);
+	}
+}
+
+int conn_start(struct conn *c, const struct conn_target *t, const struct sockaddr *addr, socklen_t addr_len)
+{
+	int one = 1, fd;
 
 	conn_close(c);
 	c->use_tls = t->use_tls;
 	c->tls_error = 0;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(t->host, t->port, &hints, &res);
-	if (rc != 0)
-		return rc == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
-	rc = -EHOSTUNREACH;
-	for (ai = res; ai; ai = ai->ai_next) {
-		int one = 1, err = 0;
-		socklen_t elen = sizeof err;
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			rc = -errno;
-			continue;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-			if (errno != EINPROGRESS) {
-				rc = -errno;
-				close(fd);
-				fd = -1;
-				continue;
-			}
-			rc = wait_fd(fd, POLLOUT, deadline);
-			if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err != 0)
-				rc = -err;
-			if (rc < 0) {
-				close(fd);
-				fd = -1;
-				continue;
-			}
-		}
-		rc = 0;
-		break;
-	}
-	freeaddrinfo(res);
+	c->proxy_status = 0;
+	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return rc;
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->fd = fd;
-	if (!c->use_tls)
-		return 0;
-	if (tls_client_start(&c->tls, t->creds, &t->name) < 0) {
-		rc = tls_fail(c);
-		conn_close(c);
-		return rc;
+	c->state = CONN_CONNECTING;
+	if (connect(fd, addr, addr_len) == 0) {
+		int rc = connected(c, t);
+		return rc == -EAGAIN ? 0 : rc;
 	}
-	rc = pump(c, BR_SSL_SENDAPP, deadline);
-	if (rc != 0) {
-		conn_close(c);
-		return rc > 0 ? -ECONNRESET : rc;
-	}
-	tls_client_save_session(&c->tls);
+	if (errno != EINPROGRESS)
+		return fail(c, -errno);
 	return 0;
 }
 
-int conn_write(struct conn *c, const void *data, size_t len, int64_t deadline)
+int conn_advance(struct conn *c, const struct conn_target *t)
 {
-	const unsigned char *p = data;
+	int rc, err = 0;
+	socklen_t elen = sizeof err;
+
+	switch (c->state) {
+	case CONN_CLOSED:
+		return -ENOTCONN;
+	case CONN_CONNECTING: {
+		struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+		if (poll(&p, 1, 0) == 0)
+			return -EAGAIN;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			err = errno;
+		if (err != 0)
+			return fail(c, -err);
+		rc = connected(c, t);
+		if (rc != -EAGAIN)
+			return rc;
+		return conn_advance(c, t);
+	}
+	case CONN_PROXY:
+		rc = proxy_step(c, t);
+		if (rc != -EAGAIN || c->state == CONN_PROXY)
+			return rc;
+		return conn_advance(c, t);
+	case CONN_HANDSHAKE:
+		rc = pump(c, BR_SSL_SENDAPP);
+		if (rc == -EAGAIN)
+			return rc;
+		if (rc != 0)
+			return fail(c, rc > 0 ? -ECONNRESET : rc);
+		tls_client_save_session(&c->tls);
+		c->state = CONN_OPEN;
+		return 0;
+	case CONN_OPEN:
+		return 0;
+	}
+	PZ_BUG("connection state");
+}
+
+short conn_events(const struct conn *c, int want_read, int want_write)
+{
+	unsigned st;
+	short ev = 0;
+
+	switch (c->state) {
+	case CONN_CLOSED:
+		return 0;
+	case CONN_CONNECTING:
+		return POLLOUT;
+	case CONN_PROXY:
+		return c->proxy_reading ? POLLIN : POLLOUT;
+	case CONN_HANDSHAKE:
+	case CONN_OPEN:
+		if (!c->use_tls)
+			return (short)((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0));
+		st = br_ssl_engine_current_state(&c->tls.cc.eng);
+		/* A caller with bytes to write waits for the socket even when the engine's record
+		 * buffer is empty: a writable socket wakes it at once, and it never sleeps on input
+		 * that cannot come before its request is out. */
+		if ((st & BR_SSL_SENDREC) || (want_write && c->state == CONN_OPEN))
+			ev |= POLLOUT;
+		if (st & BR_SSL_RECVREC)
+			ev |= POLLIN;
+		return ev;
+	}
+	PZ_BUG("connection state");
+}
+
+int conn_write(struct conn *c, const void *data, size_t len)
+{
 	br_ssl_engine_context *eng = &c->tls.cc.eng;
+	size_t room;
+	unsigned char *buf;
 	int rc;
 
-	if (c->fd < 0)
+	if (c->state != CONN_OPEN)
 		return -ENOTCONN;
 	if (!c->use_tls)
-		return sock_write(c, p, len, deadline);
-	while (len > 0) {
-		size_t room;
-		unsigned char *buf;
-		rc = pump(c, BR_SSL_SENDAPP, deadline);
-		if (rc != 0)
-			return rc > 0 ? -EPIPE : rc;
-		buf = br_ssl_engine_sendapp_buf(eng, &room);
-		if (room > len)
-			room = len;
-		memcpy(buf, p, room);
-		br_ssl_engine_sendapp_ack(eng, room);
-		p += room;
-		len -= room;
-	}
+		return sock_send(c->fd, data, len);
+	rc = pump(c, BR_SSL_SENDAPP);
+	if (rc != 0)
+		return rc > 0 ? -EPIPE : rc;
+	buf = br_ssl_engine_sendapp_buf(eng, &room);
+	if (room > len)
+		room = len;
+	memcpy(buf, data, room);
+	br_ssl_engine_sendapp_ack(eng, room);
+	return (int)room;
+}
+
+int conn_flush(struct conn *c)
+{
+	br_ssl_engine_context *eng = &c->tls.cc.eng;
+	if (c->state != CONN_OPEN)
+		return -ENOTCONN;
+	if (!c->use_tls)
+		return 0;
 	br_ssl_engine_flush(eng, 0);
-	/* Push the flushed records out now; the next read would do it too, but a request must not
-	 * wait for a response that cannot come before it is sent. */
 	while (br_ssl_engine_current_state(eng) & BR_SSL_SENDREC) {
 		size_t n;
 		unsigned char *buf = br_ssl_engine_sendrec_buf(eng, &n);
-		rc = sock_write(c, buf, n, deadline);
+		int rc = sock_send(c->fd, buf, n);
 		if (rc < 0)
 			return rc;
-		br_ssl_engine_sendrec_ack(eng, n);
+		br_ssl_engine_sendrec_ack(eng, (size_t)rc);
 	}
 	return 0;
 }
 
-int conn_read(struct conn *c, void *out, size_t cap, int64_t deadline)
+int conn_read(struct conn *c, void *out, size_t cap)
 {
 	br_ssl_engine_context *eng = &c->tls.cc.eng;
 	unsigned char *buf;
 	size_t len;
 	int rc;
 
-	if (c->fd < 0)
+	if (c->state != CONN_OPEN)
 		return -ENOTCONN;
 	if (!c->use_tls)
-		return sock_read(c, out, cap, deadline);
-	rc = pump(c, BR_SSL_RECVAPP, deadline);
+		return sock_recv(c->fd, out, cap);
+	rc = pump(c, BR_SSL_RECVAPP);
 	if (rc != 0)
 		return rc > 0 ? 0 : rc;
 	buf = br_ssl_engine_recvapp_buf(eng, &len);
@@ -261,6 +356,6 @@ int conn_read(struct conn *c, void *out, size_t cap, int64_t deadline)
 
 int conn_pending(const struct conn *c)
 {
-	return c->fd >= 0 && c->use_tls &&
+	return c->state == CONN_OPEN && c->use_tls &&
 	       (br_ssl_engine_current_state(&c->tls.cc.eng) & BR_SSL_RECVAPP) != 0;
 }

@@ -15,6 +15,42 @@ void http_resp_init(struct http_resp *r, int head_request)
 	memset(r, 0, offsetof(struct http_resp, line));
 	r->state = HTTP_STATUS;
 	r->no_body = head_request;
+	r->retry_after_s = -1;
+}
+
+/* IMF-fixdate, the only HTTP-date form a current server sends: "Sun, 06 Nov 1994 08:49:37 GMT".
+ * Returns epoch seconds or -1. */
+static int64_t http_date(const char *s, size_t n)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int d, y, h, mi, se, mo = -1;
+	if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+	    s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) != 0)
+		return -1;
+	for (int k = 0; k < 12; k++)
+		if (memcmp(s + 8, months + 3 * k, 3) == 0)
+			mo = k + 1;
+	for (int k = 5; k < 25; k++)
+		if (k != 7 && k != 8 && k != 9 && k != 10 && k != 11 && k != 16 && k != 19 && k != 22 &&
+		    (s[k] < '0' || s[k] > '9'))
+			return -1;
+	if (mo < 0)
+		return -1;
+	d = (s[5] - '0') * 10 + (s[6] - '0');
+	y = (s[12] - '0') * 1000 + (s[13] - '0') * 100 + (s[14] - '0') * 10 + (s[15] - '0');
+	h = (s[17] - '0') * 10 + (s[18] - '0');
+	mi = (s[20] - '0') * 10 + (s[21] - '0');
+	se = (s[23] - '0') * 10 + (s[24] - '0');
+	if (d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 || y < 1970)
+		return -1;
+	/* days from civil (Howard Hinnant's algorithm), integer only */
+	{
+		int yy = y - (mo <= 2), era = yy / 400, yoe = yy - era * 400;
+		int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+		int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+		int64_t days = (int64_t)era * 146097 + doe - 719468;
+		return days * 86400 + h * 3600 + mi * 60 + se;
+	}
 }
 
 static int parse_u64(const char *s, size_t n, uint64_t *out)
@@ -91,6 +127,13 @@ static int header_line(struct http_resp *r, const char *s, size_t n)
 		if (vn != 7 || strncasecmp(v, "chunked", 7) != 0)
 			return PZ_EHTTP; /* gzip and friends: we never send Accept-Encoding */
 		r->chunked = 1;
+	} else if (header_is(s, n, "Retry-After", &v, &vn)) {
+		uint64_t secs;
+		/* delay-seconds or an HTTP-date; anything else is ignored, as clients do */
+		if (parse_u64(v, vn, &secs) == 0)
+			r->retry_after_s = secs > 86400 ? 86400 : (int64_t)secs;
+		else if ((r->retry_after_at = http_date(v, vn)) < 0)
+			r->retry_after_at = 0;
 	} else if (header_is(s, n, "Connection", &v, &vn)) {
 		if (vn == 5 && strncasecmp(v, "close", 5) == 0)
 			r->keep_alive = 0;
@@ -271,6 +314,14 @@ int http_resp_eof(struct http_resp *r)
 int http_req_head(char *buf, size_t cap, const char *method, const char *host, const char *prefix,
 	const char *path, const char *token, const char *ctype, size_t body_len)
 {
+	/* The one place a request line is made: a target byte that could end the line or the
+	 * target (CR, LF, space, controls) never reaches the wire, whatever put it in the path. */
+	for (const char *p = prefix; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return PZ_EHTTP;
+	for (const char *p = path; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return PZ_EHTTP;
 	int n = snprintf(buf, cap,
 		"%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: pizza-controller/" PZ_VERSION "\r\n"
 		"Accept: application/json\r\n%s%s%s",

@@ -42,6 +42,8 @@ struct http_resp {
 	int has_length;
 	int no_body;            /* HEAD request, 1xx, 204 or 304 */
 	uint64_t remaining;
+	int64_t retry_after_s;  /* Retry-After in seconds, -1 when absent or unreadable */
+	int64_t retry_after_at; /* Retry-After as an HTTP-date (epoch seconds), 0 when not one */
 	unsigned nheaders;
 	unsigned hex_digits;
 	size_t line_len;

@@ -1,108 +1,183 @@
 /*
- * kube.c - HTTP requests to the API server over a kube_link (see kube.h).
+ * kube.c - requests to the API server as state machines over keep-alive links (see kube.h).
  */
 #include "kube.h"
+#include "config.h"
+#include "metrics.h"
+#include "resolve.h"
 #include "pz.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+int kube_api_resolve(struct kube_api *api)
+{
+	const char *host = api->target.proxy.set ? api->target.proxy.host : api->target.host;
+	const char *port = api->target.proxy.set ? api->target.proxy.port : api->target.port;
+	int n = resolve_host(host, (uint16_t)strtol(port, NULL, 10), api->addr, api->addr_len, KUBE_ADDRS_MAX,
+		NULL, pz_now_ms() + RESOLVE_WAIT_MS);
+
+	if (n < 0)
+		return n;
+	/* addr_next is kept: after a failed connect the next one goes to the next address. */
+	api->naddr = (unsigned)n;
+	api->resolve_again = 0;
+	return 0;
+}
+
 void kube_link_init(struct kube_link *l)
 {
-	conn_init(&l->conn);
+	/* Field by field, not a memset: the connection's TLS engine and buffers (~33 KiB) must stay
+	 * untouched, and so non-resident, until the link first connects (a pool of idle workers
+	 * costs no memory). */
+	l->state = LINK_IDLE;
+	l->mode = LINK_CALL;
+	l->status = l->error = l->reused = l->retried = 0;
+	l->retry_after_ms = -1;
+	l->deadline = INT64_MAX;
+	l->started_ms = 0;
+	l->method = NULL;
+	l->req_len = l->req_sent = 0;
+	l->out = NULL;
+	l->out_cap = l->out_len = 0;
+	l->out_truncated = 0;
 	l->rpos = l->rlen = 0;
-	l->streaming = 0;
+	conn_init(&l->conn);
+}
+
+static void wipe_request(struct kube_link *l)
+{
+	/* The head held the token: do not leave it lying in memory longer than needed. */
+	if (l->req_len)
+		memset(l->req, 0, l->req_len);
+	l->req_len = l->req_sent = 0;
 }
 
 void kube_link_close(struct kube_link *l)
 {
 	conn_close(&l->conn);
+	wipe_request(l);
 	l->rpos = l->rlen = 0;
-	l->streaming = 0;
+	l->state = LINK_IDLE;
+	l->deadline = INT64_MAX;
 }
 
-int kube_api_refresh_token(struct kube_api *api, int force)
+static int link_fail(struct kube_link *l, int code)
 {
-	int64_t now = pz_now_ms();
-	char tmp[KUBE_TOKEN_MAX];
-	ssize_t n;
-	size_t len = 0;
-	int fd;
+	if (l->state != LINK_IDLE && l->state != LINK_BODY && l->state != LINK_DONE && l->method)
+		metrics_request(l->method, 0, (pz_now_ms() - l->started_ms) * 1000); /* no answer came */
+	kube_link_close(l);
+	l->error = code;
+	return code;
+}
 
-	if (!api->token_file[0] || (!force && now - api->token_read_ms < KUBE_TOKEN_REFRESH_MS))
-		return 0;
-	fd = open(api->token_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < sizeof tmp) {
-		n = read(fd, tmp + len, sizeof tmp - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
+/* Opens a connection to the next resolved address. */
+static int link_connect(struct kube_link *l, struct kube_api *api, int64_t now)
+{
+	unsigned k;
+	int rc;
+
+	if (api->resolve_again || api->naddr == 0) {
+		rc = kube_api_resolve(api);
+		if (rc < 0)
+			return rc;
 	}
-	close(fd);
-	if (len == sizeof tmp)
-		return PZ_ETOOBIG;
-	while (len && (tmp[len - 1] == '\n' || tmp[len - 1] == '\r' || tmp[len - 1] == ' '))
-		len--;
-	if (len == 0)
-		return PZ_ECONFIG;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)tmp[i] < 0x21 || (unsigned char)tmp[i] > 0x7e)
-			return PZ_ECONFIG; /* a byte that could break the header it goes into */
-	memcpy(api->token, tmp, len);
-	api->token[len] = 0;
-	api->token_read_ms = now;
+	k = api->addr_next++ % api->naddr;
+	l->rpos = l->rlen = 0;
+	rc = conn_start(&l->conn, &api->target, (const struct sockaddr *)&api->addr[k], api->addr_len[k]);
+	if (rc < 0) {
+		api->resolve_again = 1;
+		return rc;
+	}
+	api->connects++;
+	l->state = LINK_CONNECT;
+	l->deadline = now + KUBE_CONNECT_TIMEOUT_MS;
 	return 0;
 }
 
-static int ensure_open(struct kube_api *api, struct kube_link *l, int64_t deadline)
+/* A kept-alive connection that has something to say while no request is out is not in step (or the
+ * server closed it): either way it must not carry the next request. */
+static int idle_conn_usable(struct kube_link *l)
 {
+	char b[1];
 	int rc;
-	if (conn_is_open(&l->conn))
+	if (!conn_is_open(&l->conn) || l->conn.state != CONN_OPEN || l->rpos != l->rlen)
 		return 0;
-	l->rpos = l->rlen = 0;
-	rc = conn_open(&l->conn, &api->target, deadline);
-	if (rc == 0)
-		api->connects++;
-	return rc;
+	rc = conn_read(&l->conn, b, sizeof b);
+	return rc == -EAGAIN;
 }
 
-static int send_request(struct kube_api *api, struct kube_link *l, const char *method, const char *path,
-	const char *ctype, const char *body, size_t body_len, int64_t deadline)
+/* Where a call's body goes (see kube_link_start). */
+static void set_out(struct kube_link *l, char *out, size_t cap)
+{
+	l->out = out;
+	l->out_cap = cap;
+	l->out_len = 0;
+	l->out_truncated = 0;
+	if (out && cap)
+		out[0] = 0;
+}
+
+int kube_link_start(struct kube_link *l, struct kube_api *api, const char *method, const char *path,
+	const char *ctype, const char *body, size_t body_len, enum link_mode mode, char *out, size_t cap,
+	int fresh, int64_t now)
 {
 	int n, rc;
 
-	kube_api_refresh_token(api, 0); /* a failed refresh keeps the old token; the 401 will tell */
-	n = http_req_head(l->head, sizeof l->head, method, api->host_header, api->prefix, path,
+	if (kube_link_busy(l))
+		return -EBUSY;
+	/* a failed refresh keeps the old credential (config_refresh_error() says why); the 401 tells */
+	config_refresh_credentials(api, now, 0);
+	wipe_request(l);
+	n = http_req_head(l->req, sizeof l->req, method, api->host_header, api->prefix, path,
 		api->token[0] ? api->token : NULL, ctype, body_len);
 	if (n < 0)
 		return n;
-	api->requests++;
-	/* Head and a small body in one write: one TLS record, one segment. */
-	if (body_len && body_len <= sizeof l->head - (size_t)n) {
-		memcpy(l->head + n, body, body_len);
-		n += (int)body_len;
-		body_len = 0;
+	if (body_len > sizeof l->req - (size_t)n) {
+		memset(l->req, 0, (size_t)n);
+		return PZ_ETOOBIG;
 	}
-	rc = conn_write(&l->conn, l->head, (size_t)n, deadline);
-	if (rc == 0 && body_len)
-		rc = conn_write(&l->conn, body, body_len, deadline);
-	/* The head held the token: do not leave it lying in memory longer than needed. */
-	memset(l->head, 0, (size_t)n);
-	return rc;
+	if (body_len)
+		memcpy(l->req + n, body, body_len);
+	l->req_len = (size_t)n + body_len;
+	l->req_sent = 0;
+	l->mode = mode;
+	l->method = method;
+	set_out(l, out, cap);
+	l->status = 0;
+	l->retry_after_ms = -1;
+	l->error = 0;
+	l->retried = 0;
+	l->started_ms = now;
+	api->requests++;
+	if (!fresh && idle_conn_usable(l)) {
+		l->reused = 1;
+		l->state = LINK_SEND;
+		l->deadline = now + KUBE_CALL_TIMEOUT_MS;
+		return 0;
+	}
+	l->reused = 0;
+	conn_close(&l->conn);
+	rc = link_connect(l, api, now);
+	if (rc < 0) {
+		wipe_request(l);
+		l->state = LINK_IDLE;
+		l->error = rc;
+		return rc;
+	}
+	return 0;
 }
 
-/* Makes sure rbuf holds unread bytes: 1 when it does, 0 at the end of the stream, or a code. */
-static int fill(struct kube_link *l, int64_t deadline)
+/* Makes sure rbuf holds unread bytes: 1 when it does, 0 at the end of the stream, -EAGAIN, or a code. */
+static int fill(struct kube_link *l)
 {
 	int rc;
 	if (l->rpos != l->rlen)
 		return 1;
-	rc = conn_read(&l->conn, l->rbuf, sizeof l->rbuf, deadline);
+	rc = conn_read(&l->conn, l->rbuf, sizeof l->rbuf);
 	if (rc <= 0)
 		return rc;
 	l->rpos = 0;
@@ -110,15 +185,15 @@ static int fill(struct kube_link *l, int64_t deadline)
 	return 1;
 }
 
-/* Next span of body payload: > 0 with *data set, 0 when the body is complete, or a code. */
-static int next_span(struct kube_link *l, const char **data, int64_t deadline)
+/* Next span of body payload: > 0 with *data set, 0 when the body is complete, -EAGAIN, or a code. */
+static int next_span(struct kube_link *l, const char **data)
 {
 	for (;;) {
 		size_t blen = 0;
 		int used, rc;
 		if (http_resp_done(&l->resp))
 			return 0;
-		rc = fill(l, deadline);
+		rc = fill(l);
 		if (rc == 0)
 			return http_resp_eof(&l->resp) < 0 ? -ECONNRESET : 0;
 		if (rc < 0)
@@ -132,108 +207,211 @@ static int next_span(struct kube_link *l, const char **data, int64_t deadline)
 	}
 }
 
-/* Status line and headers; the parser stops at the blank line, so no body byte is taken here. */
-static int read_headers(struct kube_link *l, int64_t deadline)
+/* The response is complete: keep the connection only when it is provably in step. */
+static void body_done(struct kube_link *l)
 {
-	if (l->rpos != l->rlen)
-		return PZ_EHTTP; /* bytes before our request was answered: the stream is out of sync */
-	http_resp_init(&l->resp, 0);
-	while (!http_resp_headers_done(&l->resp)) {
-		const char *d;
-		size_t blen;
-		int used, rc = fill(l, deadline);
-		if (rc <= 0)
-			return rc < 0 ? rc : -ECONNRESET;
-		used = http_resp_feed(&l->resp, l->rbuf + l->rpos, l->rlen - l->rpos, &d, &blen);
-		if (used < 0)
-			return used;
-		l->rpos += (size_t)used;
-	}
-	l->streaming = 1;
-	return l->resp.status;
+	if (!l->resp.keep_alive || l->rpos != l->rlen || conn_pending(&l->conn))
+		conn_close(&l->conn);
+	l->state = LINK_DONE;
+	l->deadline = INT64_MAX;
 }
 
-int kube_call(struct kube_api *api, struct kube_link *l, const char *method, const char *path,
-	const char *ctype, const char *body, size_t body_len, char *out, size_t cap, size_t *out_len)
+/* LINK_CALL body (or a stream switched to collecting): into out, bounded. */
+static int collect(struct kube_link *l)
 {
-	int64_t deadline = pz_now_ms() + KUBE_CALL_TIMEOUT_MS;
-	size_t len = 0;
-	int too_big = 0, rc, status;
-
-	for (int attempt = 0;; attempt++) {
-		int reused = conn_is_open(&l->conn);
-		rc = ensure_open(api, l, deadline);
-		if (rc < 0)
-			return rc;
-		rc = send_request(api, l, method, path, ctype, body, body_len, deadline);
-		if (rc == 0)
-			rc = read_headers(l, deadline);
-		if (rc >= 0)
-			break;
-		kube_link_close(l);
-		/* A keep-alive connection the server closed while idle fails on first use; that and
-		 * only that is worth an immediate second try. */
-		if (!reused || attempt > 0 || rc == -ETIMEDOUT || rc == PZ_ETLS)
-			return rc;
-	}
-	status = rc;
 	for (;;) {
 		const char *d;
-		rc = next_span(l, &d, deadline);
-		if (rc < 0) {
-			kube_link_close(l);
-			return rc;
+		int rc = next_span(l, &d);
+		if (rc < 0)
+			return rc == -EAGAIN ? 0 : link_fail(l, rc);
+		if (rc == 0) {
+			body_done(l);
+			return 1;
 		}
-		if (rc == 0)
-			break;
-		if (out && !too_big) {
-			if ((size_t)rc >= cap - len) {
-				too_big = 1;
-			} else {
-				memcpy(out + len, d, (size_t)rc);
-				len += (size_t)rc;
+		if (l->out && l->out_cap && !l->out_truncated) {
+			size_t take = (size_t)rc;
+			if (take >= l->out_cap - l->out_len) {
+				take = l->out_cap - l->out_len - 1;
+				l->out_truncated = 1;
 			}
+			memcpy(l->out + l->out_len, d, take);
+			l->out_len += take;
+			l->out[l->out_len] = 0;
+		} else if (!l->out || !l->out_cap) {
+			l->out_truncated = 1; /* nowhere to keep it: read and dropped */
 		}
 	}
-	l->streaming = 0;
-	if (!l->resp.keep_alive || l->rpos != l->rlen)
-		kube_link_close(l);
-	if (out)
-		out[len] = 0;
-	if (out_len)
-		*out_len = len;
-	return too_big ? PZ_ETOOBIG : status;
 }
 
-int kube_stream_open(struct kube_api *api, struct kube_link *l, const char *path, int64_t deadline)
+int kube_link_step(struct kube_link *l, struct kube_api *api, int64_t now)
 {
 	int rc;
-	kube_link_close(l); /* a stream always gets a fresh connection: no stale keep-alive risk */
-	rc = ensure_open(api, l, deadline);
-	if (rc < 0)
-		return rc;
-	rc = send_request(api, l, "GET", path, NULL, NULL, 0, deadline);
-	if (rc == 0)
-		rc = read_headers(l, deadline);
-	if (rc < 0)
-		kube_link_close(l);
-	return rc;
+
+	for (;;) {
+		switch (l->state) {
+		case LINK_IDLE:
+		case LINK_DONE:
+			return 0;
+		case LINK_CONNECT:
+			if (now >= l->deadline)
+				return link_fail(l, -ETIMEDOUT);
+			rc = conn_advance(&l->conn, &api->target);
+			if (rc == -EAGAIN)
+				return 0;
+			if (rc < 0) {
+				if (rc != PZ_ETLS)
+					api->resolve_again = 1; /* the name may have moved */
+				return link_fail(l, rc);
+			}
+			l->state = LINK_SEND;
+			l->deadline = now + KUBE_CALL_TIMEOUT_MS;
+			break;
+		case LINK_SEND:
+			if (now >= l->deadline)
+				return link_fail(l, -ETIMEDOUT);
+			while (l->req_sent < l->req_len) {
+				rc = conn_write(&l->conn, l->req + l->req_sent, l->req_len - l->req_sent);
+				if (rc == -EAGAIN)
+					return 0;
+				if (rc < 0)
+					goto send_failed;
+				l->req_sent += (size_t)rc;
+			}
+			rc = conn_flush(&l->conn);
+			if (rc == -EAGAIN)
+				return 0;
+			if (rc < 0)
+				goto send_failed;
+			http_resp_init(&l->resp, 0);
+			l->state = LINK_HEAD;
+			break;
+		case LINK_HEAD:
+			if (now >= l->deadline)
+				return link_fail(l, -ETIMEDOUT);
+			while (!http_resp_headers_done(&l->resp)) {
+				const char *d;
+				size_t blen;
+				int used;
+				rc = fill(l);
+				if (rc == -EAGAIN)
+					return 0;
+				if (rc <= 0) {
+					if (l->reused && l->resp.state == HTTP_STATUS && l->resp.line_len == 0) {
+						rc = rc < 0 ? rc : -ECONNRESET;
+						goto send_failed; /* closed while idle: not an answer */
+					}
+					return link_fail(l, rc < 0 ? rc : -ECONNRESET);
+				}
+				used = http_resp_feed(&l->resp, l->rbuf + l->rpos, l->rlen - l->rpos, &d, &blen);
+				if (used < 0)
+					return link_fail(l, used);
+				l->rpos += (size_t)used;
+			}
+			if (l->resp.status < 200) {
+				/* 100 Continue and other interim answers: the real one follows. 101 switches
+				 * protocols, which we never asked for: the stream is no longer HTTP. */
+				if (l->resp.status == 101)
+					return link_fail(l, PZ_EHTTP);
+				http_resp_init(&l->resp, 0);
+				break;
+			}
+			wipe_request(l);
+			l->status = l->resp.status;
+			api->last_answer_ms = now;
+			metrics_request(l->method, l->status, (now - l->started_ms) * 1000);
+			l->retry_after_ms = -1;
+			if ((l->status == 429 || l->status == 503) &&
+			    (l->resp.retry_after_s >= 0 || l->resp.retry_after_at > 0)) {
+				int64_t ms = l->resp.retry_after_s >= 0 ? l->resp.retry_after_s * 1000
+					: (l->resp.retry_after_at - pz_wall_s()) * 1000;
+				l->retry_after_ms = ms < 0 ? 0 : ms > KUBE_RETRY_AFTER_MAX_MS ? KUBE_RETRY_AFTER_MAX_MS : ms;
+			}
+			if (l->status == 401) {
+				api->unauthorized++;
+				/* rotated, or the plugin's credential expired: the next request carries the new one */
+				config_refresh_credentials(api, now, 1);
+			}
+			l->state = LINK_BODY;
+			if (l->mode == LINK_STREAM) {
+				l->deadline = INT64_MAX;
+				return 1;
+			}
+			break;
+		case LINK_BODY:
+			if (l->mode == LINK_STREAM)
+				return 0; /* the caller reads with kube_link_read */
+			if (now >= l->deadline)
+				return link_fail(l, -ETIMEDOUT);
+			return collect(l);
+		}
+	}
+send_failed:
+	/* A kept-alive connection the server closed while idle fails on first use; that and only
+	 * that is worth an immediate second try, on a new connection. */
+	if (l->reused && !l->retried && rc != -ETIMEDOUT && rc != PZ_ETLS) {
+		l->retried = 1;
+		l->reused = 0;
+		l->req_sent = 0;
+		conn_close(&l->conn);
+		rc = link_connect(l, api, now);
+		if (rc == 0)
+			return kube_link_step(l, api, now);
+	}
+	return link_fail(l, rc);
 }
 
-int kube_stream_read(struct kube_link *l, const char **data, int64_t deadline)
+int kube_link_read(struct kube_link *l, const char **data)
 {
 	int rc;
-	if (!l->streaming)
+	if (l->state == LINK_DONE)
 		return 0;
-	rc = next_span(l, data, deadline);
-	if (rc == 0)
-		l->streaming = 0;
+	if (l->state != LINK_BODY || l->mode != LINK_STREAM)
+		return -ENOTCONN;
+	rc = next_span(l, data);
+	if (rc == 0) {
+		body_done(l);
+		return 0;
+	}
+	if (rc < 0 && rc != -EAGAIN)
+		return link_fail(l, rc);
 	return rc;
+}
+
+void kube_link_collect(struct kube_link *l, char *out, size_t cap, int64_t now)
+{
+	l->mode = LINK_CALL;
+	set_out(l, out, cap);
+	l->deadline = now + KUBE_CALL_TIMEOUT_MS;
+}
+
+int kube_link_fd(const struct kube_link *l)
+{
+	return kube_link_busy(l) ? l->conn.fd : -1;
+}
+
+short kube_link_events(const struct kube_link *l)
+{
+	switch (l->state) {
+	case LINK_CONNECT:
+		return conn_events(&l->conn, 0, 1);
+	case LINK_SEND:
+		return conn_events(&l->conn, 0, 1);
+	case LINK_HEAD:
+	case LINK_BODY:
+		return conn_events(&l->conn, 1, 0);
+	default:
+		return 0;
+	}
+}
+
+int64_t kube_link_deadline(const struct kube_link *l)
+{
+	return kube_link_busy(l) ? l->deadline : INT64_MAX;
 }
 
 int kube_link_pending(const struct kube_link *l)
 {
-	return conn_is_open(&l->conn) && (l->rpos != l->rlen || conn_pending(&l->conn));
+	return kube_link_busy(l) && conn_is_open(&l->conn) && (l->rpos != l->rlen || conn_pending(&l->conn));
 }
 
 int kube_query_escape(char *out, size_t cap, const char *s)
@@ -256,4 +434,14 @@ int kube_query_escape(char *out, size_t cap, const char *s)
 	}
 	out[n] = 0;
 	return (int)n;
+}
+
+int kube_value_ok(const char *s, size_t n, size_t max)
+{
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
 }

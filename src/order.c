@@ -358,6 +358,15 @@ static void want(struct order_decision *dc, const struct table_slot *s, uint8_t 
 	dc->write_status = dc->hash != s->o.status_hash;
 }
 
+void order_decide_error(const struct table_slot *s, const char *message, struct order_decision *dc)
+{
+	uint8_t phase = s->o.status_phase != PHASE_NONE ? s->o.status_phase : PHASE_PENDING;
+	dc->action = ACT_NONE;
+	snprintf(dc->message, sizeof dc->message, "%s", message);
+	/* The oven name stays as last written: an error says nothing new about the Pod. */
+	want(dc, s, phase, 1, "ReconcileError", phase != PHASE_FAILED || s->o.pod_phase != POD_NONE);
+}
+
 void order_decide(const struct table_slot *s, struct order_decision *dc)
 {
 	const struct order_state *o = &s->o;
@@ -428,31 +437,36 @@ void order_decide(const struct table_slot *s, struct order_decision *dc)
 
 static void kv(struct json_w *w, const char *k, const char *v) { json_w_kstr(w, k, v); }
 
-int order_pod_body(struct json_w *w, const struct table_slot *s, const struct json_doc *d, int spec,
-	const struct oven_config *oven)
+int order_toppings_text(const struct json_doc *d, int spec, char *out, size_t cap)
 {
-	char pod[TABLE_NAME_MAX + 8], uid[37], gen[24], secs[16], tops[ORDER_TOPPINGS_TEXT_MAX + 1];
 	size_t tl = 0;
 	int t = json_get(d, spec, "toppings");
+
+	out[0] = 0;
+	if (t >= 0 && d->tok[t].type == JSMN_ARRAY) {
+		int i = t + 1;
+		for (int k = 0; k < d->tok[t].size; k++, i = json_skip(d, i)) {
+			int len = d->tok[i].end - d->tok[i].start;
+			if (len <= 0 || tl + (size_t)len + 2 > cap)
+				return PZ_ETOOBIG; /* validated before; cannot happen on a valid spec */
+			if (tl)
+				out[tl++] = ',';
+			memcpy(out + tl, d->buf + d->tok[i].start, (size_t)len);
+			tl += (size_t)len;
+			out[tl] = 0;
+		}
+	}
+	return (int)tl;
+}
+
+int order_pod_body(struct json_w *w, const struct table_slot *s, const char *tops, const struct oven_config *oven)
+{
+	char pod[TABLE_NAME_MAX + 8], uid[37], gen[24], secs[16];
 
 	snprintf(pod, sizeof pod, "%s" ORDER_POD_SUFFIX, s->name);
 	order_uid_format(s->o.uid, uid);
 	snprintf(gen, sizeof gen, "%lld", (long long)s->o.generation);
 	snprintf(secs, sizeof secs, "%d", oven->bake_seconds[s->o.size]);
-	tops[0] = 0;
-	if (t >= 0 && d->tok[t].type == JSMN_ARRAY) {
-		int i = t + 1;
-		for (int k = 0; k < d->tok[t].size; k++, i = json_skip(d, i)) {
-			int len = d->tok[i].end - d->tok[i].start;
-			if (len <= 0 || tl + (size_t)len + 2 > sizeof tops)
-				return PZ_ETOOBIG; /* validated before; cannot happen on a valid spec */
-			if (tl)
-				tops[tl++] = ',';
-			memcpy(tops + tl, d->buf + d->tok[i].start, (size_t)len);
-			tl += (size_t)len;
-			tops[tl] = 0;
-		}
-	}
 	json_w_obj(w);
 	kv(w, "apiVersion", "v1");
 	kv(w, "kind", "Pod");
@@ -567,6 +581,15 @@ int order_status_patch(struct json_w *w, const struct table_slot *s, const struc
 		tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	snprintf(oven, sizeof oven, "%s" ORDER_POD_SUFFIX, s->name);
 	json_w_obj(w);
+	/* A server-side apply configuration: every field we own, and only those. Conditions are a
+	 * list-map keyed by type (crd/), so another writer's condition is not ours to remove. */
+	kv(w, "apiVersion", ORDER_API_VERSION);
+	kv(w, "kind", ORDER_KIND);
+	json_w_key(w, "metadata");
+	json_w_obj(w);
+	kv(w, "name", s->name);
+	kv(w, "namespace", s->ns);
+	json_w_close(w);
 	json_w_key(w, "status");
 	json_w_obj(w);
 	kv(w, "phase", phase_names[dc->phase]);

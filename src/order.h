@@ -22,6 +22,10 @@
 #define ORDER_LABEL_MANAGED "app.kubernetes.io/managed-by"
 #define ORDER_MANAGER "pizza-controller"
 #define ORDER_POD_SUFFIX "-oven"
+/* Status is written with server-side apply under this field manager (forced: the controller is
+ * the authority on these fields), so conditions owned by other writers survive our writes. */
+#define ORDER_STATUS_APPLY_QUERY "?fieldManager=pizza-controller&force=true"
+#define ORDER_STATUS_APPLY_TYPE "application/apply-patch+yaml"
 
 /* Toppings: the CRD allows 10 of up to 32 characters; a pizza of a given size holds fewer. */
 #define ORDER_TOPPINGS_MAX 10
@@ -89,14 +93,24 @@ int order_read_pod(const struct json_doc *d, int obj, struct order_key *key, uin
 /* What a reconcile of slot s must do now. */
 void order_decide(const struct table_slot *s, struct order_decision *out);
 
+/* The status a failed reconcile shows: Ready=False, reason ReconcileError, the given (bounded)
+ * message, the phase kept. dc->write_status is 0 when the order already shows exactly this, so a
+ * failure that repeats writes its status once, not on every retry. */
+void order_decide_error(const struct table_slot *s, const char *message, struct order_decision *dc);
+
 /* Human-readable reason for an invalid spec. */
 void order_spec_message(const struct order_state *st, char *out, size_t cap);
 
-/* The oven Pod for s, from the order's spec (`spec` token of d, freshly read). */
-int order_pod_body(struct json_w *w, const struct table_slot *s, const struct json_doc *d, int spec,
-	const struct oven_config *oven);
+/* The spec's toppings as raw JSON string bytes joined with commas (the oven's PIZZA_TOPPINGS), from
+ * the `spec` token of d. Returns the length or PZ_ETOOBIG. */
+int order_toppings_text(const struct json_doc *d, int spec, char *out, size_t cap);
 
-/* The merge patch for the status subresource. now_wall: epoch seconds for lastTransitionTime. */
+/* The oven Pod for s; tops: its toppings as order_toppings_text writes them. */
+int order_pod_body(struct json_w *w, const struct table_slot *s, const char *tops, const struct oven_config *oven);
+
+/* The server-side apply configuration for the status subresource (ORDER_STATUS_APPLY): apiVersion,
+ * kind, name, namespace and the status fields this controller owns. now_wall: epoch seconds for
+ * lastTransitionTime. */
 int order_status_patch(struct json_w *w, const struct table_slot *s, const struct order_decision *dc,
 	int64_t now_wall);
 

@@ -27,6 +27,8 @@ const char *pz_strerror(int code);
 
 /* Milliseconds on CLOCK_MONOTONIC: every deadline and timer in the program uses it. */
 int64_t pz_now_ms(void);
+/* Microseconds on CLOCK_MONOTONIC: durations for metrics. */
+int64_t pz_now_us(void);
 /* Seconds since the epoch on CLOCK_REALTIME: only for timestamps written into objects. */
 int64_t pz_wall_s(void);
 

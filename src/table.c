@@ -5,6 +5,7 @@
  * chosen to collide cannot turn lookups linear.
  */
 #include "table.h"
+#include "metrics.h"
 #include "pz.h"
 
 #include <stdlib.h>
@@ -179,6 +180,7 @@ int table_insert(struct table *t, const char *ns, const char *name, int64_t now)
 	s->due_ms = now;
 	s->state = SLOT_SCHEDULED;
 	heap_push(t, (int)i);
+	metrics_queue_add();
 	h = hash_key(t, ns, name) & t->index_mask;
 	while (t->index[h])
 		h = (h + 1) & t->index_mask;
@@ -187,14 +189,12 @@ int table_insert(struct table *t, const char *ns, const char *name, int64_t now)
 	return (int)i;
 }
 
-void table_remove(struct table *t, int i)
+/* Takes slot i out of the index (table_find no longer sees it). */
+static void index_delete(struct table *t, int i)
 {
 	struct table_slot *s = &t->slot[i];
 	uint32_t h, j;
 
-	PZ_ASSERT(s->state != SLOT_EMPTY);
-	if (s->state == SLOT_SCHEDULED)
-		heap_delete(t, i);
 	h = hash_key(t, s->ns, s->name) & t->index_mask;
 	while (t->index[h] != (uint32_t)i + 1) {
 		PZ_ASSERT(t->index[h] != 0);
@@ -216,11 +216,34 @@ void table_remove(struct table *t, int i)
 		}
 	}
 	t->index[h] = 0;
+}
+
+static void slot_free(struct table *t, int i)
+{
+	struct table_slot *s = &t->slot[i];
 	memset(s, 0, sizeof *s);
 	s->state = SLOT_EMPTY;
 	s->heap_pos = t->free_head;
 	t->free_head = (uint32_t)i;
 	t->count--;
+}
+
+void table_remove(struct table *t, int i)
+{
+	struct table_slot *s = &t->slot[i];
+
+	PZ_ASSERT(s->state != SLOT_EMPTY);
+	if (s->gone)
+		return;
+	index_delete(t, i);
+	if (s->state == SLOT_RUNNING) {
+		/* A worker holds the slot: it stays reserved (and out of the index, so the same name can
+		 * come back in another slot) until the worker hands it back with table_schedule. */
+		s->gone = 1;
+		return;
+	}
+	heap_delete(t, i);
+	slot_free(t, i);
 }
 
 void table_enqueue(struct table *t, int i, int64_t now)
@@ -234,12 +257,17 @@ void table_enqueue(struct table *t, int i, int64_t now)
 	if (s->due_ms > now) {
 		s->due_ms = now;
 		sift_up(t, s->heap_pos);
+		metrics_queue_add(); /* it was waiting for a resync or a retry: now it is queued */
 	}
 }
 
 void table_schedule(struct table *t, int i, int64_t due)
 {
 	struct table_slot *s = &t->slot[i];
+	if (s->state == SLOT_RUNNING && s->gone) {
+		slot_free(t, i);
+		return;
+	}
 	if (s->state == SLOT_RUNNING) {
 		s->state = SLOT_SCHEDULED;
 		s->due_ms = s->requeued ? 0 : due; /* 0 is before any monotonic "now" */
@@ -261,7 +289,32 @@ int table_pop_due(struct table *t, int64_t now)
 	i = (int)t->heap[0];
 	heap_delete(t, i);
 	t->slot[i].state = SLOT_RUNNING;
+	/* due 0 marks "requeued while running": it waited no time in the queue proper */
+	{
+		int64_t waited = t->slot[i].due_ms > 0 ? now - t->slot[i].due_ms : 0;
+		metrics_queue_wait(waited < 0 ? 0 : waited > INT64_MAX / 1000 ? INT64_MAX : waited * 1000);
+	}
 	return i;
+}
+
+uint32_t table_count_due(const struct table *t, int64_t now)
+{
+	/* The heap's due entries form a subtree at its root: visit only those. O(due) with an
+	 * explicit stack (depth <= 27 for 2^26 slots, two children pushed per visit). */
+	uint32_t stack[64], n = 0, count = 0;
+	if (t->heap_len)
+		stack[n++] = 0;
+	while (n) {
+		uint32_t p = stack[--n];
+		if (t->slot[t->heap[p]].due_ms > now)
+			continue;
+		count++;
+		if (2 * p + 1 < t->heap_len)
+			stack[n++] = 2 * p + 1;
+		if (2 * p + 2 < t->heap_len)
+			stack[n++] = 2 * p + 2;
+	}
+	return count;
 }
 
 int64_t table_next_due(const struct table *t)

@@ -43,6 +43,8 @@ struct order_state {
 	uint8_t pod_deleting;
 	uint8_t pod_owned;       /* the Pod's controller reference names this order's uid */
 	uint8_t failures;        /* consecutive failed reconciles, for backoff */
+	uint8_t toppings_known;  /* topping_ids hold the spec's toppings (see toppings.h) */
+	uint8_t topping_ids[10]; /* ORDER_TOPPINGS_MAX interned toppings, in order; 0 = none */
 };
 
 struct table_slot {
@@ -52,6 +54,7 @@ struct table_slot {
 	uint32_t heap_pos;       /* position in the heap; next free slot while EMPTY */
 	uint8_t state;           /* enum slot_state */
 	uint8_t requeued;        /* enqueued while RUNNING: the next schedule makes it due at once */
+	uint8_t gone;            /* removed while RUNNING: freed when its worker hands it back */
 	struct order_state o;
 };
 
@@ -79,6 +82,9 @@ int table_find(const struct table *t, const char *ns, const char *name);
 /* New slot for ns/name, zeroed, due now. -ENOSPC when full, PZ_ETOOBIG when a name does not fit,
  * -EEXIST when present (a caller bug elsewhere, reported rather than aborted). */
 int table_insert(struct table *t, const char *ns, const char *name, int64_t now);
+/* Forgets slot i. A RUNNING slot leaves the index at once but stays reserved, marked `gone`, until
+ * its worker calls table_schedule, which then frees it: a worker's slot index never changes owner
+ * under it. Removing a gone slot again does nothing. */
 void table_remove(struct table *t, int i);
 
 /* Due now (or keep an earlier due time): the deduplicating enqueue. */
@@ -87,6 +93,8 @@ void table_enqueue(struct table *t, int i, int64_t now);
 void table_schedule(struct table *t, int i, int64_t due);
 /* Takes the earliest slot due at or before now out of the heap (state RUNNING), or -1. */
 int table_pop_due(struct table *t, int64_t now);
+/* Slots due at or before now and not running: the work queue's depth. */
+uint32_t table_count_due(const struct table *t, int64_t now);
 /* Earliest due time, or INT64_MAX when nothing is scheduled. */
 int64_t table_next_due(const struct table *t);
 

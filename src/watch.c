@@ -1,5 +1,5 @@
 /*
- * watch.c - list and watch one resource (see watch.h).
+ * watch.c - list and watch one resource, never blocking (see watch.h).
  */
 #include "watch.h"
 #include "pz.h"
@@ -10,12 +10,14 @@
 void watch_init(struct watch *w, const char *resource, const char *path, const char *selector,
 	char *obj, size_t obj_cap, jsmntok_t *tok, unsigned ntok, const struct watch_handler *h, void *arg)
 {
-	memset(w, 0, sizeof *w);
+	memset(w, 0, offsetof(struct watch, link));
 	w->resource = resource;
 	snprintf(w->path, sizeof w->path, "%s", path);
 	snprintf(w->selector, sizeof w->selector, "%s", selector ? selector : "");
 	w->state = WATCH_IDLE;
 	w->need_list = 1;
+	w->max_pages = 1000;
+	w->rate_tokens_milli = WATCH_RATE_BURST * 1000;
 	w->obj = obj;
 	w->obj_cap = obj_cap;
 	w->tok = tok;
@@ -25,55 +27,120 @@ void watch_init(struct watch *w, const char *resource, const char *path, const c
 	kube_link_init(&w->link);
 }
 
-static void back_off(struct watch *w, int64_t now, int code, const char *why)
+static void set_detail(struct watch *w, const char *why)
 {
-	int64_t delay = WATCH_BACKOFF_MIN_MS << (w->failures < 10 ? w->failures : 10);
+	if (why != w->detail) /* never copy a string onto itself: snprintf would empty it first */
+		snprintf(w->detail, sizeof w->detail, "%s", why);
+}
+
+/* Closes whatever is open and sleeps before the next request: 0.5 s doubling to 30 s, with jitter
+ * in [delay/2, delay] so reconnecting controllers do not stampede a restarted server. */
+static int back_off(struct watch *w, int64_t now, int code, const char *why)
+{
+	int64_t delay = (int64_t)WATCH_BACKOFF_MIN_MS << (w->failures < 10 ? w->failures : 10);
 	if (delay > WATCH_BACKOFF_MAX_MS)
 		delay = WATCH_BACKOFF_MAX_MS;
-	/* full jitter in [delay/2, delay]: reconnecting controllers must not stampede a restarted server */
 	delay = delay / 2 + (int64_t)(pz_rand() % (uint64_t)(delay / 2 + 1));
+	if (code == PZ_EGONE && w->failures == 0)
+		delay = 0; /* one expired resourceVersion re-lists at once; a second in a row backs off */
+	if (w->link.retry_after_ms > delay)
+		delay = w->link.retry_after_ms; /* the server said when (429/503 Retry-After) */
 	w->failures++;
 	w->restarts++;
 	w->last_error = code;
-	snprintf(w->detail, sizeof w->detail, "%s", why);
+	if (code == PZ_EGONE)
+		w->need_list = 1;
+	set_detail(w, why);
+	w->pages = 0; /* a list that failed starts over */
 	kube_link_close(&w->link);
 	w->state = WATCH_IDLE;
 	w->wake_ms = now + delay;
+	return code;
 }
 
 void watch_request_relist(struct watch *w, int64_t now)
 {
 	w->need_list = 1;
-	if (w->state == WATCH_STREAM)
+	if (w->state == WATCH_STREAM || w->state == WATCH_OPENING) {
 		kube_link_close(&w->link);
-	w->state = WATCH_IDLE;
-	if (w->wake_ms > now)
+		w->state = WATCH_IDLE;
+		if (w->wake_ms > now)
+			w->wake_ms = now;
+	}
+	/* WATCH_LIST: the list in progress is older than the request; listed() sees need_list set
+	 * again and lists once more. WATCH_IDLE/ERROR: the next start lists. */
+	if (w->state == WATCH_IDLE && w->wake_ms > now && w->failures == 0)
 		w->wake_ms = now;
 }
 
-/* Reads a short error body (a Status object) to name the failure. */
-static void read_status_body(struct watch *w)
+/* The token bucket: 1 and a token spent when a request may go now, else 0 and *when set. */
+static int rate_take(struct watch *w, int64_t now, int64_t *when)
 {
-	const char *d;
-	size_t n = 0;
-	int rc;
-	while ((rc = kube_stream_read(&w->link, &d, pz_now_ms() + 2000)) > 0) {
-		size_t take = (size_t)rc < sizeof w->detail - 1 - n ? (size_t)rc : sizeof w->detail - 1 - n;
-		memcpy(w->detail + n, d, take);
-		n += take;
+	int64_t add = (now - w->rate_ms) * WATCH_RATE_PER_S;
+	if (add > 0) {
+		int64_t t = (int64_t)w->rate_tokens_milli + add;
+		w->rate_tokens_milli = (unsigned)(t > WATCH_RATE_BURST * 1000 ? WATCH_RATE_BURST * 1000 : t);
+		w->rate_ms = now;
 	}
-	w->detail[n] = 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)w->detail[i] < 0x20)
-			w->detail[i] = ' ';
-	kube_link_close(&w->link);
+	if (w->rate_tokens_milli >= 1000) {
+		w->rate_tokens_milli -= 1000;
+		return 1;
+	}
+	*when = now + (1000 - w->rate_tokens_milli + WATCH_RATE_PER_S - 1) / WATCH_RATE_PER_S;
+	w->throttled++;
+	return 0;
 }
 
-static int status_code_of(const struct json_doc *d, int status)
+/* Starts the next request (a list page or the watch), or sleeps until the bucket allows one. */
+static int head_in(struct watch *w, int64_t now);
+
+static int start_next(struct watch *w, struct kube_api *api, int64_t now)
 {
-	int64_t code = 0;
-	json_int(d, json_get(d, status, "code"), &code);
-	return (int)code;
+	char path[sizeof w->path + sizeof w->selector + WATCH_CONTINUE_MAX * 3 + 128];
+	char esc[WATCH_CONTINUE_MAX * 3];
+	int64_t when;
+	int rc, listing = w->need_list;
+
+	if (!rate_take(w, now, &when)) {
+		w->state = WATCH_IDLE;
+		w->wake_ms = when;
+		return 0;
+	}
+	w->requests++;
+	if (listing) {
+		if (w->pages == 0) {
+			w->epoch++;
+			w->cont[0] = 0;
+			w->opened_ms = now;
+		}
+		esc[0] = 0;
+		if (w->cont[0] && kube_query_escape(esc, sizeof esc, w->cont) < 0)
+			return back_off(w, now, PZ_ETOOBIG, "continue token too long");
+		snprintf(path, sizeof path, "%s?limit=%d%s%s%s%s", w->path, WATCH_PAGE_LIMIT,
+			w->cont[0] ? "&continue=" : "", esc, w->selector[0] ? "&labelSelector=" : "", w->selector);
+	} else {
+		/* 5 to 10 minutes, like client-go's reflector, so restarts spread out across controllers. */
+		w->timeout_s = 300 + (int)(pz_rand() % 301);
+		snprintf(path, sizeof path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d%s%s",
+			w->path, w->rv, w->timeout_s, w->selector[0] ? "&labelSelector=" : "", w->selector);
+	}
+	/* A watch always gets a new connection (it holds it for minutes); list pages reuse theirs. */
+	rc = kube_link_start(&w->link, api, "GET", path, NULL, NULL, 0, LINK_STREAM, NULL, 0, !listing, now);
+	if (rc < 0)
+		return back_off(w, now, rc, listing ? "list request failed" : "watch request failed");
+	w->state = listing ? WATCH_LIST : WATCH_OPENING;
+	w->last_data_ms = now;
+	if (listing)
+		w->pages++;
+	else
+		w->opened_ms = now;
+	/* a kept-alive connection can take the request now */
+	rc = kube_link_step(&w->link, api, now);
+	if (rc < 0)
+		return back_off(w, now, rc, listing ? "list request failed" : "watch request failed");
+	if (rc == 1)
+		head_in(w, now);
+	return 0;
 }
 
 /* Feeds the span (*data, *n) to the frame up to the next object. Returns FRAME_OBJECT or
@@ -101,135 +168,120 @@ static int next_object(struct watch *w, const char **data, int *n, size_t *len)
 	return FRAME_NONE;
 }
 
-static int list(struct watch *w, struct kube_api *api)
+/* Copies a string value the server gave us for reuse, only when it is acceptable whole: never a
+ * truncated or partial copy (the old value stays). Returns 0, or PZ_EJSON. */
+static int take_value(const struct json_doc *d, int t, char *dst, size_t cap)
 {
-	char path[sizeof w->path + sizeof w->selector + WATCH_CONTINUE_MAX * 3 + 64];
-	char cont[WATCH_CONTINUE_MAX], esc[WATCH_CONTINUE_MAX * 3];
-	char rv[WATCH_RV_MAX] = "";
-	int64_t give_up = pz_now_ms() + WATCH_LIST_TIMEOUT_MS;
-	int rc;
-
-	w->epoch++;
-	cont[0] = 0;
-	for (;;) {
-		esc[0] = 0;
-		if (cont[0] && kube_query_escape(esc, sizeof esc, cont) < 0)
-			return PZ_ETOOBIG;
-		snprintf(path, sizeof path, "%s?limit=%d%s%s%s%s", w->path, WATCH_PAGE_LIMIT,
-			cont[0] ? "&continue=" : "", esc, w->selector[0] ? "&labelSelector=" : "", w->selector);
-		rc = kube_stream_open(api, &w->link, path, pz_now_ms() + WATCH_READ_TIMEOUT_MS);
-		if (rc < 0)
-			return rc;
-		if (rc != 200) {
-			w->last_status = rc;
-			read_status_body(w);
-			if (rc == 410 && cont[0]) {
-				/* The continue token expired mid-list: start the list over, as client-go does. */
-				cont[0] = 0;
-				w->epoch++;
-				continue;
-			}
-			return PZ_ESTATUS;
-		}
-		frame_init(&w->fr, FRAME_LIST, w->obj, w->obj_cap);
-		cont[0] = 0;
-		for (;;) {
-			const char *data;
-			int64_t now = pz_now_ms();
-			int n;
-			if (now >= give_up) {
-				snprintf(w->detail, sizeof w->detail, "the list took longer than %d s", WATCH_LIST_TIMEOUT_MS / 1000);
-				return -ETIMEDOUT;
-			}
-			n = kube_stream_read(&w->link, &data, now + WATCH_READ_TIMEOUT_MS < give_up ?
-				now + WATCH_READ_TIMEOUT_MS : give_up);
-			if (n < 0)
-				return n;
-			if (n == 0)
-				break;
-			for (;;) {
-				struct json_doc d;
-				size_t len;
-				int kind = next_object(w, &data, &n, &len);
-				if (kind <= 0) {
-					if (kind < 0)
-						return kind;
-					break;
-				}
-				rc = json_parse(&d, w->obj, len, w->tok, w->ntok);
-				if (rc < 0) {
-					/* a page that does not parse is a broken stream, unlike one oversized object */
-					if (rc == PZ_ETOOBIG) {
-						w->oversized++;
-						snprintf(w->detail, sizeof w->detail, "a listed object with more than %u "
-							"JSON tokens was skipped", w->ntok);
-						continue;
-					}
-					return rc;
-				}
-				if (kind == FRAME_LIST_META) {
-					if (json_get(&d, 0, "resourceVersion") >= 0 &&
-					    json_str(&d, json_get(&d, 0, "resourceVersion"), rv, sizeof rv) <= 0)
-						return PZ_EJSON;
-					int c = json_get(&d, 0, "continue");
-					if (c >= 0 && json_str(&d, c, cont, sizeof cont) < 0)
-						return PZ_ETOOBIG;
-				} else {
-					w->h->object(w->arg, w, WATCH_LISTED, &d, 0);
-				}
-			}
-		}
-		if (!frame_at_boundary(&w->fr))
-			return PZ_EJSON; /* the body ended inside the document */
-		kube_link_close(&w->link);
-		if (!cont[0])
-			break;
-	}
-	if (!rv[0])
+	char tmp[WATCH_CONTINUE_MAX];
+	int n;
+	if (t < 0 || cap > sizeof tmp)
 		return PZ_EJSON;
-	memcpy(w->rv, rv, sizeof rv);
+	n = json_str(d, t, tmp, cap);
+	if (n <= 0 || !kube_value_ok(tmp, (size_t)n, cap - 1))
+		return PZ_EJSON;
+	memcpy(dst, tmp, (size_t)n + 1);
+	return 0;
+}
+
+/* The head of a list page or of the watch is in. */
+static int head_in(struct watch *w, int64_t now)
+{
+	if (w->link.status == 200) {
+		frame_init(&w->fr, w->state == WATCH_LIST ? FRAME_LIST : FRAME_EVENTS, w->obj, w->obj_cap);
+		if (w->state == WATCH_LIST)
+			w->cont[0] = w->list_rv[0] = 0; /* this page's metadata names them */
+		else
+			w->state = WATCH_STREAM;
+		w->last_data_ms = now;
+		return 0;
+	}
+	w->last_status = w->link.status;
+	/* 410 on a list page means the continue token expired: start the list over. On a watch it
+	 * means our resourceVersion is too old: re-list. */
+	w->gone_next = w->link.status == 410;
+	if (w->gone_next && w->state == WATCH_LIST)
+		w->pages = 0;
+	kube_link_collect(&w->link, w->errbody, sizeof w->errbody, now);
+	w->state = WATCH_ERROR;
+	return 0;
+}
+
+/* The Status body of a failed request: its message names the failure. */
+static int error_done(struct watch *w, int64_t now)
+{
+	struct json_doc d;
+	char msg[sizeof w->detail];
+	msg[0] = 0;
+	if (json_parse(&d, w->errbody, w->link.out_len, w->tok, w->ntok) > 0 &&
+	    json_str(&d, json_get(&d, 0, "message"), msg, sizeof msg) < 0)
+		msg[0] = 0;
+	if (!msg[0])
+		snprintf(msg, sizeof msg, "HTTP %d", w->last_status);
+	return back_off(w, now, w->gone_next ? PZ_EGONE : PZ_ESTATUS, msg);
+}
+
+/* One list item or the list's metadata. Returns 0 or a code (the page is rejected). */
+static int list_object(struct watch *w, int kind, size_t len)
+{
+	struct json_doc d;
+	int rc = json_parse(&d, w->obj, len, w->tok, w->ntok);
+	if (rc < 0) {
+		if (rc == PZ_ETOOBIG && kind == FRAME_OBJECT) {
+			w->oversized++;
+			snprintf(w->detail, sizeof w->detail, "a listed object with more than %u JSON tokens was skipped",
+				w->ntok);
+			return 0;
+		}
+		return rc; /* a page that does not parse is a broken stream, unlike one oversized object */
+	}
+	if (kind == FRAME_LIST_META) {
+		int c = json_get(&d, 0, "continue");
+		if (take_value(&d, json_get(&d, 0, "resourceVersion"), w->list_rv, sizeof w->list_rv) < 0) {
+			set_detail(w, "the list's resourceVersion is missing or not a plain printable token");
+			return PZ_EJSON;
+		}
+		if (c >= 0 && !(d.tok[c].type == JSMN_STRING && d.tok[c].end == d.tok[c].start) &&
+		    take_value(&d, c, w->cont, sizeof w->cont) < 0) {
+			set_detail(w, "the list's continue token is not a plain printable token");
+			return PZ_EJSON;
+		}
+		return 0;
+	}
+	w->h->object(w->arg, w, WATCH_LISTED, &d, 0);
+	return 0;
+}
+
+/* The page's body ended: the next page, or the list is complete. */
+static int page_done(struct watch *w, struct kube_api *api, int64_t now)
+{
+	if (!frame_at_boundary(&w->fr))
+		return back_off(w, now, PZ_EJSON, "a list page ended inside the document");
+	if (!w->list_rv[0])
+		return back_off(w, now, PZ_EJSON, "a list page without metadata");
+	if (w->cont[0]) {
+		if (w->pages >= w->max_pages) {
+			w->pages = 0;
+			return back_off(w, now, PZ_ETOOBIG, "the list did not end within its page limit");
+		}
+		return start_next(w, api, now);
+	}
+	memcpy(w->rv, w->list_rv, sizeof w->rv);
+	w->pages = 0;
 	w->lists++;
 	w->need_list = 0;
 	w->synced = 1;
-	w->h->listed(w->arg, w);
-	return 0;
-}
-
-static int open_watch(struct watch *w, struct kube_api *api, int64_t now)
-{
-	char path[sizeof w->path + sizeof w->selector + WATCH_RV_MAX + 128];
-	int rc;
-
-	/* 5 to 10 minutes, like client-go's reflector, so restarts spread out across controllers. */
-	w->timeout_s = 300 + (int)(pz_rand() % 301);
-	snprintf(path, sizeof path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d%s%s",
-		w->path, w->rv, w->timeout_s, w->selector[0] ? "&labelSelector=" : "", w->selector);
-	rc = kube_stream_open(api, &w->link, path, now + WATCH_READ_TIMEOUT_MS);
-	if (rc < 0)
-		return rc;
-	if (rc != 200) {
-		w->last_status = rc;
-		read_status_body(w);
-		if (rc == 410) {
-			w->need_list = 1;
-			return PZ_EGONE;
-		}
-		return PZ_ESTATUS;
-	}
-	frame_init(&w->fr, FRAME_EVENTS, w->obj, w->obj_cap);
-	w->state = WATCH_STREAM;
-	w->last_data_ms = pz_now_ms();
-	return 0;
+	w->h->listed(w->arg, w); /* may ask for another list (need_list) */
+	return start_next(w, api, now);
 }
 
 /* One event line. Returns 0, PZ_EGONE (re-list) or another code (reconnect). */
-static int event(struct watch *w, const char *data, size_t len)
+static int event(struct watch *w, size_t len)
 {
 	struct json_doc d;
-	int rc, type, obj, rvt;
+	int rc, type, obj;
 	enum watch_event ev;
 
-	rc = json_parse(&d, data, len, w->tok, w->ntok);
+	rc = json_parse(&d, w->obj, len, w->tok, w->ntok);
 	if (rc == PZ_ETOOBIG) {
 		w->oversized++;
 		snprintf(w->detail, sizeof w->detail, "an event with more than %u JSON tokens was skipped", w->ntok);
@@ -242,16 +294,13 @@ static int event(struct watch *w, const char *data, size_t len)
 	if (type < 0 || obj < 0 || d.tok[obj].type != JSMN_OBJECT)
 		return PZ_EJSON;
 	if (json_eq(&d, type, "ERROR")) {
-		int code = status_code_of(&d, obj);
-		w->last_status = code;
-		json_str(&d, json_get(&d, obj, "message"), w->detail, sizeof w->detail);
-		if (code == 410) {
-			w->need_list = 1;
-			return PZ_EGONE;
-		}
-		return PZ_ESTATUS;
+		int64_t code = 0;
+		json_int(&d, json_get(&d, obj, "code"), &code);
+		w->last_status = (int)code;
+		if (json_str(&d, json_get(&d, obj, "message"), w->detail, sizeof w->detail) < 0)
+			w->detail[0] = 0;
+		return code == 410 ? PZ_EGONE : PZ_ESTATUS;
 	}
-	rvt = json_path(&d, obj, "metadata.resourceVersion");
 	if (json_eq(&d, type, "ADDED"))
 		ev = WATCH_ADDED;
 	else if (json_eq(&d, type, "MODIFIED"))
@@ -263,108 +312,149 @@ static int event(struct watch *w, const char *data, size_t len)
 	else
 		return PZ_EJSON;
 	/* The resourceVersion moves only once the event is accepted, so a re-watch resumes after it. */
-	if (rvt < 0 || json_str(&d, rvt, w->rv, sizeof w->rv) <= 0)
+	if (take_value(&d, json_path(&d, obj, "metadata.resourceVersion"), w->rv, sizeof w->rv) < 0) {
+		set_detail(w, "an event's resourceVersion is missing or not a plain printable token");
 		return PZ_EJSON;
+	}
 	w->events++;
 	if (ev != WATCH_LISTED)
 		w->h->object(w->arg, w, ev, &d, obj);
 	return 0;
 }
 
-static int stream(struct watch *w, int64_t now)
+/* Reads body spans (list page or watch) up to the step's byte budget. */
+static int read_body(struct watch *w, struct kube_api *api, int64_t now)
 {
-	int handled = 0;
-	for (;;) {
+	size_t budget = WATCH_STEP_BYTES;
+	int listing = w->state == WATCH_LIST;
+
+	while (budget > 0) {
 		const char *data;
-		int n = kube_stream_read(&w->link, &data, 0);
+		int n = kube_link_read(&w->link, &data);
 		if (n == -EAGAIN) {
-			if (now - w->last_data_ms > (int64_t)w->timeout_s * 1000 + WATCH_IDLE_GRACE_MS)
-				return -ETIMEDOUT;
+			if (listing && now - w->last_data_ms > WATCH_READ_TIMEOUT_MS)
+				return back_off(w, now, -ETIMEDOUT, "a list page stalled");
+			if (!listing && now - w->last_data_ms > (int64_t)w->timeout_s * 1000 + WATCH_IDLE_GRACE_MS)
+				return back_off(w, now, -ETIMEDOUT, "the watch went silent past its timeout");
 			return 0;
 		}
 		if (n < 0)
-			return n;
+			return back_off(w, now, n, listing ? "list page failed" : "watch stream failed");
 		if (n == 0) {
-			/* The server ended the watch (its timeout): resume at once from our resourceVersion. */
+			if (listing)
+				return page_done(w, api, now);
 			if (!frame_at_boundary(&w->fr))
-				return PZ_EJSON;
+				return back_off(w, now, PZ_EJSON, "the watch ended inside an event");
+			if (now - w->opened_ms < WATCH_MIN_LIFE_MS)
+				return back_off(w, now, -ECONNRESET, "the watch ended as soon as it opened");
+			/* The server ended the watch (its timeout): resume at once from our resourceVersion. */
 			kube_link_close(&w->link);
 			w->state = WATCH_IDLE;
 			w->wake_ms = now;
-			w->failures = 0;
 			return 0;
 		}
+		budget -= (size_t)n < budget ? (size_t)n : budget;
 		w->last_data_ms = now;
 		for (;;) {
 			size_t len;
 			int rc, kind = next_object(w, &data, &n, &len);
 			if (kind <= 0) {
 				if (kind < 0)
-					return kind;
+					return back_off(w, now, kind, listing ? "a list page is malformed" : "a watch event is malformed");
 				break;
 			}
-			rc = event(w, w->obj, len);
-			if (rc < 0)
-				return rc;
-			handled++;
-			w->failures = 0;
+			if (listing) {
+				rc = list_object(w, kind, len);
+				if (rc < 0)
+					return back_off(w, now, rc, w->detail[0] ? w->detail : "a list page is malformed");
+			} else {
+				rc = event(w, len);
+				if (rc < 0)
+					return back_off(w, now, rc, w->detail[0] ? w->detail : "a watch event is malformed");
+			}
 		}
-		/* Each span is consumed whole above, so stopping between spans loses nothing. */
-		if (handled >= WATCH_EVENTS_PER_STEP)
-			return 0;
 	}
+	return 0;
 }
 
 int watch_step(struct watch *w, struct kube_api *api, int64_t now)
 {
-	int rc = 0;
+	int rc;
 
-	if (w->state == WATCH_IDLE) {
+	switch (w->state) {
+	case WATCH_IDLE:
 		if (now < w->wake_ms)
 			return 0;
 		w->detail[0] = 0;
 		w->last_status = 0;
-		if (w->need_list) {
-			rc = list(w, api);
-			if (rc < 0) {
-				kube_link_close(&w->link);
-				back_off(w, pz_now_ms(), rc, w->detail[0] ? w->detail : "list failed");
-				return rc;
-			}
-		}
-		rc = open_watch(w, api, pz_now_ms());
-		if (rc < 0) {
-			back_off(w, pz_now_ms(), rc, w->detail[0] ? w->detail : "watch failed");
-			if (rc == PZ_EGONE)
-				w->wake_ms = pz_now_ms(); /* expired resourceVersion: re-list now, no penalty */
+		rc = start_next(w, api, now);
+		if (rc < 0 || w->state == WATCH_IDLE)
 			return rc;
+		/* fall through: the link may already be able to move */
+		return watch_step(w, api, now);
+	case WATCH_LIST:
+	case WATCH_OPENING:
+		if (w->link.state != LINK_BODY || w->link.mode != LINK_STREAM) {
+			rc = kube_link_step(&w->link, api, now);
+			if (rc < 0)
+				return back_off(w, now, rc, w->state == WATCH_LIST ? "list request failed" : "watch request failed");
+			if (rc == 0)
+				return 0;
+			head_in(w, now);
+			if (w->state == WATCH_ERROR)
+				return watch_step(w, api, now);
 		}
-		return 0;
-	}
-	rc = stream(w, now);
-	if (rc < 0) {
-		back_off(w, now, rc, w->detail[0] ? w->detail : "watch stream failed");
-		if (rc == PZ_EGONE) {
+		if (w->state == WATCH_LIST && now - w->opened_ms > WATCH_LIST_TIMEOUT_MS) {
+			w->pages = 0;
+			return back_off(w, now, -ETIMEDOUT, "the list took longer than its limit");
+		}
+		return read_body(w, api, now);
+	case WATCH_STREAM:
+		/* a watch that stayed up past its first second is healthy: the next failure starts the
+		 * backoff over (one that fails sooner keeps climbing it, however it fails) */
+		if (w->failures && now - w->opened_ms >= WATCH_MIN_LIFE_MS)
 			w->failures = 0;
-			w->wake_ms = now;
-		}
+		return read_body(w, api, now);
+	case WATCH_ERROR:
+		rc = kube_link_step(&w->link, api, now);
+		if (rc < 0)
+			return back_off(w, now, w->gone_next ? PZ_EGONE : PZ_ESTATUS, "HTTP error");
+		if (rc == 0)
+			return 0;
+		return error_done(w, now);
 	}
-	return rc;
+	PZ_BUG("watch state");
 }
 
 int watch_fd(const struct watch *w)
 {
-	return w->state == WATCH_STREAM ? w->link.conn.fd : -1;
+	return w->state == WATCH_IDLE ? -1 : kube_link_fd(&w->link);
+}
+
+short watch_events(const struct watch *w)
+{
+	return w->state == WATCH_IDLE ? 0 : kube_link_events(&w->link);
 }
 
 int64_t watch_deadline(const struct watch *w)
 {
-	if (w->state == WATCH_IDLE)
+	switch (w->state) {
+	case WATCH_IDLE:
 		return w->wake_ms;
-	return w->last_data_ms + (int64_t)w->timeout_s * 1000 + WATCH_IDLE_GRACE_MS;
+	case WATCH_STREAM:
+		return w->last_data_ms + (int64_t)w->timeout_s * 1000 + WATCH_IDLE_GRACE_MS;
+	case WATCH_LIST:
+		if (w->link.state == LINK_BODY) {
+			int64_t a = w->last_data_ms + WATCH_READ_TIMEOUT_MS, b = w->opened_ms + WATCH_LIST_TIMEOUT_MS;
+			return a < b ? a : b;
+		}
+		return kube_link_deadline(&w->link);
+	default:
+		return kube_link_deadline(&w->link);
+	}
 }
 
 int watch_ready(const struct watch *w)
 {
-	return w->state == WATCH_STREAM && kube_link_pending(&w->link);
+	return w->state != WATCH_IDLE && kube_link_pending(&w->link);
 }

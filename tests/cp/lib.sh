@@ -6,6 +6,8 @@
 #   cp_down DIR      stop them
 #   cp_restart_apiserver DIR   stop and start the API server only (same ports, same data)
 #   cp_stop DIR / cp_start DIR  stop everything / start it again on the same data
+#   cp_apply_deploy DIR [KUSTOMIZATION]   `kubectl apply -k deploy/` (or the folder given), as the
+#                    README tells users, then waits until the CRD is established
 #
 # After cp_up, DIR holds: ca.crt, admin.kubeconfig, sa/ (token + ca.crt, laid out like the in-cluster
 # mount), ctl-cert.kubeconfig (client certificate), and env (CP_PORT, CP_BIN, ADMIN_TOKEN ...).
@@ -88,6 +90,7 @@ _cp_start_apiserver() { # DIR
     --service-account-key-file="$d/sa.pub" --service-account-signing-key-file="$d/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc --service-cluster-ip-range=10.96.0.0/12 \
     --disable-admission-plugins=ServiceAccount --cert-dir="$d/certs" --advertise-address=127.0.0.1 \
+    --enable-admission-plugins=OwnerReferencesPermissionEnforcement \
     --enable-priority-and-fairness=false --profiling=false --logtostderr=true --v=0 \
     >>"$d/apiserver.log" 2>&1 &
   echo $! > "$d/apiserver.pid"
@@ -146,6 +149,23 @@ ENV
   cp "$d/ca.crt" "$d/sa/ca.crt"
   echo default > "$d/sa/namespace"
   cp_log "kube-apiserver ready on https://127.0.0.1:$port ($d)"
+}
+
+# Applies a kustomization the way the README tells users: `kubectl apply -k deploy/`. One
+# difference, only on a server without policy/v1 (the tests' v1.20 API server; every supported
+# Kubernetes has it): the PodDisruptionBudget is sent as policy/v1beta1, which has the same fields,
+# so the server still validates it. Then waits for the CRD to be established.
+cp_apply_deploy() { # DIR [KUSTOMIZATION]
+  local d=$1 k=${2:-$CP_HERE/../../deploy} kubectl
+  kubectl="$(. "$d/env"; echo "$CP_BIN/kubectl") --kubeconfig=$d/admin.kubeconfig"
+  if $kubectl api-versions | grep -qx policy/v1; then
+    $kubectl apply -k "$k" || return 1
+  else
+    cp_log "this API server has no policy/v1: the PodDisruptionBudget goes in as policy/v1beta1"
+    $kubectl kustomize "$k" | sed 's#^apiVersion: policy/v1$#apiVersion: policy/v1beta1#' \
+      | $kubectl apply -f - || return 1
+  fi
+  $kubectl wait --for=condition=Established crd/pizzaorders.pizzeria.example.com --timeout=30s >/dev/null
 }
 
 _cp_start_etcd() { # DIR

@@ -41,9 +41,9 @@ new_order() { # NAME SIZE "TOPPING, TOPPING"
     "$1" "$2" "$3" | $KUBECTL apply -f - >/dev/null
 }
 
-K apply -f "$ROOT/crd/pizzaorders.yaml" >/dev/null
-wait_for 30 K wait --for=condition=Established crd/pizzaorders.pizzeria.example.com --timeout=1s
-K apply -f "$ROOT/deploy/namespace.yaml" -f "$ROOT/deploy/serviceaccount.yaml" -f "$ROOT/deploy/rbac.yaml" >/dev/null
+# deploy/ exactly as the README says (kubectl apply -k deploy/): CRD, namespace, RBAC, Deployment.
+apply_deploy() { cp_apply_deploy "$WORK/cp" "$ROOT/deploy" >/dev/null; }
+t_check "kubectl apply -k deploy/ (the README's install) applies" apply_deploy
 
 echo "== permissions: the controller's identity is not an admin"
 SA=system:serviceaccount:pizza-system:pizza-controller
@@ -54,7 +54,7 @@ t_check "service account may not read secrets" test "$(K auth can-i get secrets 
 echo "== start-up refusals (fail closed, clear messages)"
 run_briefly() { # LOG SECONDS ARGS...  runs the controller for a while, returns its exit code
   local log=$1 secs=$2; shift 2
-  timeout "$secs" "$BIN" --metrics-bind-address 0 "$@" >"$log" 2>&1
+  timeout "$secs" "$BIN" --metrics-bind-address 0 --health-probe-bind-address 0 "$@" >"$log" 2>&1
 }
 run_briefly "$WORK/wrong-ca.log" 4 --kubeconfig "$CP_DIR/ctl-wrong-ca.kubeconfig"
 t_check "a server certificate from another CA is refused" grep -q 'error="TLS failure"' "$WORK/wrong-ca.log"
@@ -74,16 +74,14 @@ printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: http://
 run_briefly "$WORK/proxy-run.log" 3 --kubeconfig "$WORK/proxy.kubeconfig"
 t_check "plain HTTP through kubectl proxy lists orders" grep -q 'orders listed' "$WORK/proxy-run.log"
 kill "$PROXY_PID" 2>/dev/null
-sed 's/^    token: .*/    exec:\n      command: get-token/' "$CP_DIR/ctl-token-dns.kubeconfig" > "$WORK/exec.kubeconfig"
-run_briefly "$WORK/exec.log" 3 --kubeconfig "$WORK/exec.kubeconfig"; rc=$?
-t_check "an exec credential plugin is a clear start-up error" test "$rc" = 1 -a -n "$(grep -F "uses 'exec'" "$WORK/exec.log")"
+# (exec credential plugins and the full kubeconfig matrix: tests/e2e/kubeconfig.sh)
 t_check "no log line ever holds a token" bash -c "! grep -q '$CTL_TOKEN' '$WORK'/*.log"
 
 echo "== the controller, in-cluster style (service-account files, API server by IP)"
 MPORT=$(cp_free_port)
 start_controller() {
   KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$CP_PORT \
-    "$BIN" --service-account-dir "$CP_DIR/sa" --metrics-bind-address "127.0.0.1:$MPORT" \
+    "$BIN" --service-account-dir "$CP_DIR/sa" --metrics-bind-address "127.0.0.1:$MPORT" --health-probe-bind-address 0 \
     --requeue-failed-base 200ms --max-orders 2000 "$@" >>"$WORK/controller.log" 2>&1 &
   CTL_PID=$!
 }
@@ -96,7 +94,7 @@ echo "  idle RSS with both watches open: ${IDLE_RSS} KiB (budget ${BUDGET_IDLE_R
 t_check "idle RSS within budget" test "$IDLE_RSS" -le "$BUDGET_IDLE_RSS_KB"
 
 echo "== an order bakes"
-K apply -f "$ROOT/crd/sample-order.yaml" >/dev/null
+K apply -f "$ROOT/crd/samples/sample-order.yaml" >/dev/null
 t_check "oven Pod created" wait_for 15 K get pod order-123-oven
 UID_O=$(order_field order-123 '{.metadata.uid}')
 t_check "Pod is controlled by the order" test "$(jp pod order-123-oven -o 'jsonpath={.metadata.ownerReferences[0].uid}/{.metadata.ownerReferences[0].controller}')" = "$UID_O/true"
@@ -163,7 +161,7 @@ echo "== deletion frees the slot"
 T0=$(metric pizza_orders_tracked)
 K delete pizzaorder twice >/dev/null
 t_check "deleted order is forgotten" wait_for 10 bash -c "[ \"\$(curl -s http://127.0.0.1:$MPORT/metrics | awk '\$1==\"pizza_orders_tracked\"{print \$2}')\" = $((T0 - 1)) ]"
-t_check "and logged" grep -q 'msg="order deleted" ns=default name=twice result=forgotten' "$WORK/controller.log"
+t_check "and logged" grep -q 'msg="order deleted" .*namespace=default name=twice result=forgotten' "$WORK/controller.log"
 
 echo "== a restart duplicates nothing"
 pods_snapshot() { $KUBECTL get pods -l app.kubernetes.io/managed-by=pizza-controller -o 'jsonpath={range .items[*]}{.metadata.name}={.metadata.uid}{"\n"}{end}' | sort; }
@@ -214,13 +212,60 @@ t_check "all orders tracked again" test "$(metric pizza_orders_tracked)" = "$($K
 sleep 2
 t_check "same oven Pods, same uids" test "$(pods_snapshot)" = "$BEFORE"
 
+echo "== what operators see: metrics, Events, conditions, failure status (issue 8)"
+curl -s "http://127.0.0.1:$MPORT/metrics" > "$WORK/metrics.txt"
+t_check "the /metrics page is promtool-clean" bash "$ROOT/tests/promtool.sh" "$WORK/metrics.txt"
+RT=$(awk '/^controller_runtime_reconcile_total\{/ { s += $2 } END { print s + 0 }' "$WORK/metrics.txt")
+HC=$(awk '/^controller_runtime_reconcile_time_seconds_count\{/ { print $2 }' "$WORK/metrics.txt")
+WC=$(awk '/^workqueue_work_duration_seconds_count\{/ { print $2 }' "$WORK/metrics.txt")
+echo "  reconciles counted $RT, reconcile_time histogram count $HC, work_duration count $WC"
+t_check "histogram counts add up to the reconcile counts" test "$RT" -gt 1000 -a "$RT" = "$HC" -a "$RT" = "$WC"
+t_check "client-go's request metric counts POSTs of Pods" bash -c "grep -q '^rest_client_requests_total{code=\"201\",method=\"POST\"' '$WORK/metrics.txt'"
+events_of() { # ORDER -> "REASON COUNT" lines
+  K get events -n default --field-selector "involvedObject.name=$1" -o 'jsonpath={range .items[*]}{.reason} {.count}{"\n"}{end}' 2>/dev/null
+}
+has_event() { events_of "$1" | grep -q "^$2 "; }
+t_check "a baked order has an OvenCreated Event" has_event order-123 OvenCreated
+t_check "and a Baked Event" has_event order-123 Baked
+t_check "an invalid order has an InvalidSpec Warning Event" has_event twice InvalidSpec
+# A condition another writer owns (server-side apply, its own field manager) survives our writes.
+new_order cond small "ham"
+wait_for 15 order_is cond Pending
+acurl -o /dev/null -w '%{http_code}' -X PATCH -H 'Content-Type: application/apply-patch+yaml' \
+  --data '{"apiVersion":"pizzeria.example.com/v1","kind":"PizzaOrder","metadata":{"name":"cond","namespace":"default"},"status":{"conditions":[{"type":"Approved","status":"True","reason":"Manager","message":"ok","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}' \
+  "$API/apis/pizzeria.example.com/v1/namespaces/default/pizzaorders/cond/status?fieldManager=approver" > "$WORK/approve.code"
+t_check "another writer adds an Approved condition" test "$(cat "$WORK/approve.code")" = 200
+W0=$(metric pizza_status_updates_total)
+kubelet default cond-oven Running
+t_check "our status write 1 (Baking)" wait_for 10 order_is cond Baking
+kubelet default cond-oven Succeeded
+t_check "our status write 2 (Ready)" wait_for 10 order_is cond Ready
+K patch pizzaorder cond --type=merge -p '{"spec":{"toppings":["ham","basil"]}}' >/dev/null
+t_check "our status write 3 (rebaking the new generation)" wait_for 10 bash -c "[ \"\$($KUBECTL get pizzaorder cond -o 'jsonpath={.status.observedGeneration}')\" = 2 ]"
+echo "  status writes meanwhile: $(( $(metric pizza_status_updates_total) - W0 ))"
+t_check "the foreign Approved condition survived them" test "$(order_field cond '{.status.conditions[?(@.type=="Approved")].reason}')" = Manager
+# A reconcile that fails shows it on the object, once per change, and as aggregated Events.
+K create namespace noovens >/dev/null
+printf 'apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: no-pods, namespace: noovens}\nspec: {hard: {pods: "0"}}\n' | K apply -f - >/dev/null
+printf 'apiVersion: pizzeria.example.com/v1\nkind: PizzaOrder\nmetadata: {name: refused, namespace: noovens}\nspec: {size: small, toppings: [ham]}\n' | K apply -f - >/dev/null
+t_check "a Pod create the cluster refuses -> Ready=False, reason ReconcileError" wait_for 20 bash -c "[ \"\$($KUBECTL get pizzaorder refused -n noovens -o 'jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}')\" = ReconcileError ]"
+t_check "with the API server's message, bounded" bash -c "$KUBECTL get pizzaorder refused -n noovens -o 'jsonpath={.status.message}' | grep -q 'create-pod failed: HTTP 403'"
+sleep 4
+RV_ERR=$(K get pizzaorder refused -n noovens -o 'jsonpath={.metadata.resourceVersion}')
+sleep 3
+t_check "the failure status is written once, not on every retry" test "$(K get pizzaorder refused -n noovens -o 'jsonpath={.metadata.resourceVersion}')" = "$RV_ERR"
+CNT=$(K get events -n noovens --field-selector involvedObject.name=refused,reason=ReconcileError -o 'jsonpath={range .items[*]}{.count}{"\n"}{end}' 2>/dev/null)
+echo "  ReconcileError Event objects: $(echo "$CNT" | grep -c .), counts: $(echo $CNT)"
+t_check "repeated failures aggregate into one Event with count > 1" test "$(echo "$CNT" | grep -c .)" = 1 -a "$(echo "$CNT" | head -1)" -gt 1
+t_check "every log line parses (logfmt)" python3 "$ROOT/tests/logcheck.py" --format logfmt "$WORK/controller.log"
+
 echo "== a full table: an error and a metric, the process lives, and nothing is lost"
 TRACKED=$(metric pizza_orders_tracked)
 kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null
 start_controller --max-orders "$TRACKED"
 t_check "ready with a table exactly full" wait_for 30 curl -sf "http://127.0.0.1:$MPORT/readyz"
 new_order late-order small "basil"
-t_check "a refused order is a clear error" wait_for 10 grep -q 'msg="reconcile table full" ns=default name=late-order' "$WORK/controller.log"
+t_check "a refused order is a clear error" wait_for 10 grep -q 'msg="reconcile table full" .*namespace=default name=late-order' "$WORK/controller.log"
 t_check "and a metric" wait_for 5 bash -c "[ \"\$(curl -s http://127.0.0.1:$MPORT/metrics | awk '\$1==\"pizza_table_full_total\"{print \$2}')\" -ge 1 ]"
 t_check "the controller keeps running" kill -0 "$CTL_PID"
 K delete pizzaorder bulk-0001 >/dev/null
@@ -236,7 +281,7 @@ t_check "with a last log line" grep -q 'msg=stopping' "$WORK/controller.log"
 echo "== leader election: one acts, a standby takes over"
 le_start() { # NAME
   KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$CP_PORT \
-    "$BIN" --service-account-dir "$CP_DIR/sa" --metrics-bind-address 0 --leader-elect \
+    "$BIN" --service-account-dir "$CP_DIR/sa" --metrics-bind-address 0 --health-probe-bind-address 0 --leader-elect \
     --leader-elect-namespace pizza-system --leader-elect-lease-duration 4s --leader-elect-renew-deadline 3s \
     --leader-elect-retry-period 1s >"$WORK/le-$1.log" 2>&1 &
 }

@@ -23,6 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The Pod body the way reconcile builds it: toppings joined from the spec, then the body. */
+static int make_pod_body(struct json_w *w, const struct table_slot *s, const struct json_doc *d, int spec,
+	const struct oven_config *oven)
+{
+	char tops[ORDER_TOPPINGS_TEXT_MAX + 1];
+	int rc = order_toppings_text(d, spec, tops, sizeof tops);
+	return rc < 0 ? rc : order_pod_body(w, s, tops, oven);
+}
+
 /* An order is ~100 tokens; 1024 leaves room for managedFields and whatever the fuzzer adds. */
 #define TOKENS_MAX 1024
 /* 2026-09-21, a fixed clock: the writers take time as an argument, and the digest ignores it. */
@@ -151,7 +160,7 @@ static void writers(const struct json_doc *d, int obj, const struct order_key *k
 	}
 
 	json_w_init(&w, body, sizeof body);
-	n = order_pod_body(&w, &s, d, json_get(d, obj, "spec"), &oven);
+	n = make_pod_body(&w, &s, d, json_get(d, obj, "spec"), &oven);
 	CHECK(n >= 0 || n == PZ_ETOOBIG);
 	if (st->spec_err == SPEC_OK)
 		CHECK(n >= 0); /* a valid spec always gives a Pod */

@@ -1,11 +1,14 @@
 /*
- * fuzz_x509_san.c - libFuzzer target for the DER walk that finds iPAddress SANs (src/tls.h) and for
- * the base64 decoder of kubeconfig *-data fields (src/config.h).
+ * fuzz_x509_san.c - libFuzzer target for the DER walk of the certificate policy (tls_cert_info,
+ * src/tls.h) and for the base64 decoder of kubeconfig *-data fields (src/config.h).
  *
- * tls_cert_has_ip reads the certificate the server sent before anything verified it: it must never
- * read past the DER, whatever the lengths inside claim. The input (an exact-size block from libFuzzer)
- * is asked for a 4-byte and a 16-byte address:
- *   - the answer is 1, 0 or negative; 1 only when the address's iPAddress TLV (87 len addr) is there.
+ * tls_cert_info reads each certificate the server sent before anything verified it: it must never
+ * read past the DER, whatever the lengths inside claim. The input (an exact-size block from
+ * libFuzzer) is read asking for a 4-byte, a 16-byte and no address:
+ *   - the answer is 0 or -1; on 0, issuer and subject lie inside the input and start with a
+ *     SEQUENCE, eku is one of TLS_EKU_*, pathlen is -1..255, and the flags are 0 or 1;
+ *   - ip_match only when the address's iPAddress TLV (87 len addr) is in the input, and only when
+ *     there is a SAN; the answer for the other fields does not depend on the address asked for.
  * config_base64_decode gets the input as text with exact-size output blocks:
  *   - the output fits the capacity it was given, and a smaller capacity gives the same bytes or
  *     PZ_ETOOBIG, never a write past it;
@@ -29,17 +32,45 @@
 static const unsigned char ip4[4] = { 127, 0, 0, 1 };
 static const unsigned char ip16[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
 
-static void has_ip(const uint8_t *der, size_t len, const unsigned char *ip, size_t ip_len)
+static void info(const uint8_t *der, size_t len, const unsigned char *ip, size_t ip_len, struct tls_cert_info *ci)
 {
 	unsigned char tlv[18];
-	int rc = tls_cert_has_ip(der, len, ip, ip_len);
+	int rc = tls_cert_info(der, len, ip, ip_len, ci);
 
-	CHECK(rc == 1 || rc == 0 || rc < 0);
-	if (rc == 1) {
+	CHECK(rc == 0 || rc == -1);
+	if (rc < 0) {
+		ci->eku = -1; /* marks "unreadable" for the comparison below */
+		return;
+	}
+	CHECK(ci->issuer >= der && ci->issuer_len >= 2 && ci->issuer_len <= (size_t)(der + len - ci->issuer));
+	CHECK(ci->subject >= der && ci->subject_len >= 2 && ci->subject_len <= (size_t)(der + len - ci->subject));
+	CHECK(ci->issuer[0] == 0x30 && ci->subject[0] == 0x30);
+	CHECK(ci->eku == TLS_EKU_ABSENT || ci->eku == TLS_EKU_SERVER || ci->eku == TLS_EKU_OTHER);
+	CHECK(ci->pathlen >= -1 && ci->pathlen <= 255);
+	CHECK(ci->is_ca == 0 || ci->is_ca == 1);
+	CHECK(ci->has_san == 0 || ci->has_san == 1);
+	CHECK(ci->ip_match == 0 || (ci->ip_match == 1 && ci->has_san && ip));
+	if (ci->ip_match) {
 		tlv[0] = 0x87;
 		tlv[1] = (unsigned char)ip_len;
 		memcpy(tlv + 2, ip, ip_len);
 		CHECK(memmem(der, len, tlv, ip_len + 2) != NULL);
+	}
+}
+
+static void cert_info(const uint8_t *der, size_t len)
+{
+	struct tls_cert_info a, b, c;
+
+	info(der, len, ip4, sizeof ip4, &a);
+	info(der, len, ip16, sizeof ip16, &b);
+	info(der, len, NULL, 0, &c);
+	CHECK(a.eku == b.eku && b.eku == c.eku);
+	if (c.eku >= 0) {
+		CHECK(a.issuer == c.issuer && a.subject == c.subject && b.issuer == c.issuer);
+		CHECK(a.has_san == c.has_san && a.is_ca == c.is_ca && a.pathlen == c.pathlen);
+		CHECK(b.has_san == c.has_san && b.is_ca == c.is_ca && b.pathlen == c.pathlen);
+		CHECK(c.ip_match == 0);
 	}
 }
 
@@ -108,8 +139,7 @@ static void base64(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	has_ip(data, size, ip4, sizeof ip4);
-	has_ip(data, size, ip16, sizeof ip16);
+	cert_info(data, size);
 	base64(data, size);
 	return 0;
 }

@@ -1,5 +1,7 @@
 /*
- * fuzz_yaml.c - libFuzzer target for the kubeconfig YAML subset (src/yaml.h).
+ * fuzz_yaml.c - libFuzzer target for the kubeconfig reader (src/yaml.h): block and flow YAML and
+ * JSON; the corpus holds real kubeconfig shapes (kind, k3s, EKS/GKE/AKS exec users, kubectl's JSON,
+ * flow style, block scalars).
  *
  * The input is copied into an exact block of len + 1 bytes (yaml_parse may write a NUL at buf[len],
  * nowhere past it). After a successful parse every node is checked and the tree is walked the way
@@ -44,27 +46,31 @@ static void check_nodes(const char *buf, size_t len)
 	for (int i = 0; i < y.n; i++) {
 		const struct yaml_node *nd = &y.node[i];
 		CHECK(nd->parent >= -1 && nd->parent < i);
-		CHECK(nd->col >= 0 && (size_t)nd->col <= len);
-		if (nd->parent >= 0)
-			CHECK(y.node[nd->parent].col <= nd->col);
-		if (nd->is_item)
-			CHECK(nd->key == NULL);
-		else
+		CHECK(nd->next == -1 || (nd->next > i && nd->next < y.n && y.node[nd->next].parent == nd->parent));
+		CHECK(nd->first == -1 || (nd->first > i && nd->first < y.n && y.node[nd->first].parent == i));
+		CHECK(nd->first == -1 || nd->kind == YAML_MAP || nd->kind == YAML_SEQ);
+		CHECK(nd->line >= 1);
+		if (nd->parent >= 0) {
+			const struct yaml_node *pa = &y.node[nd->parent];
+			CHECK(pa->kind == YAML_MAP || pa->kind == YAML_SEQ);
+			CHECK((pa->kind == YAML_MAP) == (nd->key != NULL));
+		} else {
 			CHECK(nd->key != NULL);
+		}
 		if (nd->key) {
 			CHECK(nd->key >= buf && nd->key + nd->klen <= buf + len);
 			CHECK(nd->key[nd->klen] == 0);
 		}
+		CHECK((nd->kind == YAML_SCALAR) == (nd->val != NULL));
 		if (nd->val) {
 			CHECK(nd->val >= buf && nd->val + nd->vlen <= buf + len);
 			CHECK(nd->val[nd->vlen] == 0);
 		}
 		CHECK(yaml_str(&y, i) == nd->val);
+		CHECK(yaml_kind(&y, i) == nd->kind);
 		if (nd->key && !memchr(nd->key, 0, nd->klen)) {
 			int r = yaml_get(&y, nd->parent, nd->key);
-			CHECK(r >= 0 && r <= i);
-			CHECK(y.node[r].parent == nd->parent && y.node[r].klen == nd->klen);
-			CHECK(memcmp(y.node[r].key, nd->key, nd->klen) == 0);
+			CHECK(r == i); /* keys are unique in a mapping */
 		}
 	}
 }
@@ -72,17 +78,28 @@ static void check_nodes(const char *buf, size_t len)
 static void check_items(void)
 {
 	for (int p = -1; p < y.n && p < PARENTS_CHECKED_MAX; p++) {
-		int expect = 0, seen = 0, prev = -1;
-		for (int i = p + 1; i < y.n; i++)
-			expect += y.node[i].parent == p && y.node[i].is_item;
+		int expect_items = 0, expect_members = 0, seen = 0, prev = -1;
+		for (int i = p + 1; i < y.n; i++) {
+			expect_items += y.node[i].parent == p && !y.node[i].key;
+			expect_members += y.node[i].parent == p && y.node[i].key;
+		}
 		for (int it = yaml_next_item(&y, p, -1); it >= 0; it = yaml_next_item(&y, p, it)) {
 			CHECK(it > prev && it < y.n);
-			CHECK(y.node[it].parent == p && y.node[it].is_item);
+			CHECK(y.node[it].parent == p && !y.node[it].key);
 			prev = it;
 			seen++;
-			CHECK(seen <= expect);
+			CHECK(seen <= expect_items);
 		}
-		CHECK(seen == expect);
+		CHECK(seen == expect_items);
+		seen = 0;
+		prev = -1;
+		for (int m = yaml_next_member(&y, p, -1); m >= 0; m = yaml_next_member(&y, p, m)) {
+			CHECK(m > prev && m < y.n && y.node[m].parent == p && y.node[m].key);
+			prev = m;
+			seen++;
+			CHECK(seen <= expect_members);
+		}
+		CHECK(seen == expect_members);
 	}
 }
 
@@ -123,10 +140,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = yaml_parse(&y, buf, size);
 	if (n < 0) {
 		CHECK(n == PZ_ECONFIG || n == PZ_ETOOBIG);
-		if (n == PZ_ECONFIG)
-			CHECK(y.err_line >= 1 && y.err_line <= lines);
+		CHECK(y.err != NULL && y.err_line >= 1 && y.err_line <= lines);
 	} else {
-		CHECK(n == y.n && n <= YAML_NODES_MAX);
+		CHECK(n == y.n && n <= YAML_NODES_MAX && y.err == NULL && y.err_line == 0);
 		check_nodes(buf, size);
 		check_items();
 		walk_like_config();

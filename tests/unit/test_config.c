@@ -12,6 +12,7 @@
 #include "check.h"
 #include "harness.h"
 #include "config.h"
+#include "execcred.h"
 #include "pz.h"
 
 #include <fcntl.h>
@@ -513,7 +514,19 @@ static void test_kubeconfig_refusals(void)
 		{ "kc-password", CA_FILE, "    password: " TOKEN "\n", "password" },
 		{ "kc-as", CA_FILE, USER_TOKEN "    as: someone\n", "\"as\"" },
 		{ "kc-insecure", CA_FILE "    insecure-skip-tls-verify: true\n", USER_TOKEN, "insecure-skip-tls-verify" },
-		{ "kc-proxy", CA_FILE "    proxy-url: http://proxy:3128\n", USER_TOKEN, "proxy-url" },
+		{ "kc-proxy", CA_FILE "    proxy-url: socks5://proxy:1080\n", USER_TOKEN, "proxy-url" },
+		{ "kc-proxy-https", CA_FILE "    proxy-url: https://proxy:3128\n", USER_TOKEN, "proxy-url" },
+		{ "kc-insecure-yes", CA_FILE "    insecure-skip-tls-verify: yes\n", USER_TOKEN, "insecure-skip-tls-verify" },
+		{ "kc-insecure-str", CA_FILE "    insecure-skip-tls-verify: \"true\"\n", USER_TOKEN, "insecure-skip-tls-verify" },
+		{ "kc-token-crlf", CA_FILE, "    token: \"" TOKEN "\\r\\nX-Injected: yes\"\n", "token" },
+		{ "kc-token-ctl", CA_FILE, "    token: \"" TOKEN "\\t\"\n", "token" },
+		{ "kc-token-space", CA_FILE, "    token: '" TOKEN " more'\n", "token" },
+		{ "kc-exec-v1alpha1", CA_FILE, "    exec:\n      apiVersion: client.authentication.k8s.io/v1alpha1\n      command: aws\n", "v1alpha1" },
+		{ "kc-exec-nomode", CA_FILE, "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: aws\n", "interactiveMode" },
+		{ "kc-exec-always", CA_FILE, "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: aws\n      interactiveMode: Always\n", "Always" },
+		{ "kc-exec-nocmd", CA_FILE, "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n", "command" },
+		{ "kc-exec-missing", CA_FILE, "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: /nonexistent/plugin\n      installHint: install it with apt\n", "install it with apt" },
+		{ "kc-user-scalar", CA_FILE, "    tok\n", "user" },
 		{ "kc-no-ca", "    server: https://127.0.0.1:6443\n", USER_TOKEN, "certificate-authority" },
 		{ "kc-ca-missing", "    certificate-authority: nope.pem\n    server: https://127.0.0.1:6443\n", USER_TOKEN,
 		  "certificate-authority" },
@@ -529,7 +542,8 @@ static void test_kubeconfig_refusals(void)
 		kubeconfig(cases[k].name, cases[k].cluster, cases[k].user);
 		int rc = load(path_in(cases[k].name), NULL, NULL);
 		CHECK_EQ_INT(rc, PZ_ECONFIG);
-		CHECK(err_has(cases[k].must_say));
+		if (!err_has(cases[k].must_say))
+			fprintf(stderr, "  (case %s)\n", cases[k].name);
 		CHECK(strchr(res->err, '\n') == NULL); /* one line */
 		CHECK_EQ_STR(res->api.token, "");      /* nothing half-loaded is used: the load failed */
 		if (rc != PZ_ECONFIG)
@@ -591,7 +605,7 @@ static void test_kubeconfig_structure(void)
 		"current-context: c\nusers:\n- name: admin\n  user:\n    token: " TOKEN "\n", clusters);
 	put_text("kc-no-user", text);
 	CHECK_EQ_INT(load(path_in("kc-no-user"), NULL, NULL), PZ_ECONFIG);
-	CHECK(err_has("user \"ghost\" not found"));
+	CHECK(err_has("user \"ghost\" of context \"c\" not found"));
 
 	snprintf(text, sizeof text, "%scontexts:\n- context:\n    cluster: one\n    user: admin\n  name: c\n"
 		"current-context: elsewhere\nusers:\n- name: admin\n  user:\n    token: " TOKEN "\n", clusters);
@@ -736,7 +750,7 @@ static void test_search_order(void)
 	CHECK_EQ_INT(load(NULL, NULL, NULL), 0);
 	CHECK_EQ_STR(res->api.target.host, "10.0.0.2");
 	/* the first existing one is used even when it is broken: no silent fallback */
-	put_text("kc-broken", "apiVersion: v1\n");
+	put_text("kc-broken", "apiVersion: v1\nclusters: [\n");
 	snprintf(env, sizeof env, "%s:%s", path_in("kc-broken"), path_in("kc-a"));
 	setenv("KUBECONFIG", env, 1);
 	CHECK_EQ_INT(load(NULL, NULL, NULL), PZ_ECONFIG);
@@ -776,6 +790,508 @@ static void test_search_order(void)
 	unsetenv("KUBECONFIG");
 }
 
+
+/* ---- YAML flavours, merging ---- */
+
+static void test_kubeconfig_flavours(void)
+{
+	char text[4096];
+
+	copy_fixture("ca.pem", "ca.pem");
+	/* flow style, which used to be misread as "cluster of context not found" */
+	put_text("kc-flow",
+		"apiVersion: v1\n"
+		"clusters: [{name: local, cluster: {server: 'https://127.0.0.1:6443', certificate-authority: ca.pem}}]\n"
+		"contexts:\n- context: {cluster: local, user: u}\n  name: local\n"
+		"current-context: local\n"
+		"users: [{name: u, user: {token: " TOKEN "}}]\n");
+	CHECK_EQ_INT(load(path_in("kc-flow"), NULL, NULL), 0);
+	if (res->rc != 0)
+		fprintf(stderr, "  flow: %s\n", res->err);
+	CHECK_EQ_STR(res->api.token, TOKEN);
+	CHECK_EQ_STR(res->api.target.port, "6443");
+	/* JSON, as kubectl config view --raw -o json writes it */
+	snprintf(text, sizeof text,
+		"{\n  \"kind\": \"Config\",\n  \"apiVersion\": \"v1\",\n  \"preferences\": {},\n"
+		"  \"clusters\": [\n    {\n      \"name\": \"j\",\n      \"cluster\": {\n"
+		"        \"server\": \"https://127.0.0.1:7443\",\n        \"certificate-authority-data\": \"%s\"\n"
+		"      }\n    }\n  ],\n"
+		"  \"users\": [\n    {\n      \"name\": \"ju\",\n      \"user\": {\n        \"token\": \"" TOKEN "\"\n      }\n    }\n  ],\n"
+		"  \"contexts\": [\n    {\n      \"name\": \"jc\",\n      \"context\": {\n        \"cluster\": \"j\",\n"
+		"        \"user\": \"ju\"\n      }\n    }\n  ],\n  \"current-context\": \"jc\"\n}\n", fixture_b64("ca.pem"));
+	put_text("kc-json", text);
+	CHECK_EQ_INT(load(path_in("kc-json"), NULL, NULL), 0);
+	if (res->rc != 0)
+		fprintf(stderr, "  json: %s\n", res->err);
+	CHECK_EQ_STR(res->api.target.port, "7443");
+	CHECK_EQ_STR(res->api.token, TOKEN);
+	/* errors name the line and the construct, and the file */
+	put_text("kc-trunc", "apiVersion: v1\nclusters:\n- cluster:\n    server: \"https://127.0.0.1:6443\n");
+	CHECK_EQ_INT(load(path_in("kc-trunc"), NULL, NULL), PZ_ECONFIG);
+	CHECK(err_has("line 4") && err_has("never closed") && err_has("kc-trunc"));
+	put_text("kc-trunc2", "apiVersion: v1\ncurrent-context: c\ncontexts:\n- name: c\n  cont");
+	CHECK_EQ_INT(load(path_in("kc-trunc2"), NULL, NULL), PZ_ECONFIG);
+	CHECK(err_has("line 5"));
+	put_text("kc-tab", "apiVersion: v1\nclusters:\n\t- name: x\n");
+	CHECK_EQ_INT(load(path_in("kc-tab"), NULL, NULL), PZ_ECONFIG);
+	CHECK(err_has("line 3") && err_has("tab"));
+	put_text("kc-jtrunc", "{\"apiVersion\": \"v1\", \"clusters\": [{\"name\": \"x\"");
+	CHECK_EQ_INT(load(path_in("kc-jtrunc"), NULL, NULL), PZ_ECONFIG);
+	CHECK(err_has("never closed"));
+	/* a misplaced section type is named, not "not found" */
+	put_text("kc-type", "apiVersion: v1\ncurrent-context: c\ncontexts: {c: x}\n");
+	CHECK_EQ_INT(load(path_in("kc-type"), NULL, NULL), PZ_ECONFIG);
+	CHECK(err_has("line 3") && err_has("sequence"));
+	/* unknown context: the message lists the ones there are */
+	kubeconfig("kc-plain", CA_FILE, USER_TOKEN);
+	CHECK_EQ_INT(load(path_in("kc-plain"), "nope", NULL), PZ_ECONFIG);
+	CHECK(err_has("\"nope\" not found") && err_has("\"test\""));
+}
+
+static void test_kubeconfig_merge(void)
+{
+	char env[2048];
+
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	mkdir(path_in("m1"), 0700);
+	mkdir(path_in("m2"), 0700);
+	copy_fixture("ca.pem", "m2/ca.pem");
+	put_text("m2/tok", TOKEN "\n");
+	/* file 1: the context and current-context; file 2: cluster and user, paths relative to file 2 */
+	put_text("m1/config", "apiVersion: v1\ncurrent-context: merged\n"
+		"contexts:\n- name: merged\n  context: {cluster: c2, user: u2}\n"
+		"- name: dup\n  context: {cluster: first, user: u2}\n");
+	put_text("m2/config", "apiVersion: v1\ncurrent-context: ignored\n"
+		"clusters:\n- name: c2\n  cluster: {server: 'https://10.1.2.3:6443', certificate-authority: ca.pem}\n"
+		"- name: first\n  cluster: {server: 'https://10.9.9.9', certificate-authority: ca.pem}\n"
+		"contexts:\n- name: dup\n  context: {cluster: c2, user: u2}\n"
+		"users:\n- name: u2\n  user: {tokenFile: tok}\n");
+	snprintf(env, sizeof env, "%s:%s:%s", path_in("m1/config"), path_in("missing"), path_in("m2/config"));
+	setenv("KUBECONFIG", env, 1);
+	CHECK_EQ_INT(load(NULL, NULL, NULL), 0);
+	if (res->rc != 0)
+		fprintf(stderr, "  merge: %s\n", res->err);
+	CHECK_EQ_STR(res->api.target.host, "10.1.2.3");
+	CHECK_EQ_STR(res->api.token, TOKEN);
+	CHECK_EQ_STR(res->api.token_file, path_in("m2/tok"));
+	CHECK(strstr(res->origin, "merged") != NULL);
+	/* the first file to define a name wins, whole */
+	CHECK_EQ_INT(load(NULL, "dup", NULL), 0);
+	CHECK_EQ_STR(res->api.target.host, "10.9.9.9");
+	/* the other order: current-context from m2 ("ignored" does not exist) */
+	snprintf(env, sizeof env, "%s:%s", path_in("m2/config"), path_in("m1/config"));
+	setenv("KUBECONFIG", env, 1);
+	CHECK_EQ_INT(load(NULL, NULL, NULL), PZ_ECONFIG);
+	CHECK(err_has("\"ignored\" not found"));
+	/* an unreadable file in the list is an error, not skipped */
+	put_text("m1/bad", "a: [\n");
+	snprintf(env, sizeof env, "%s:%s", path_in("m1/config"), path_in("m1/bad"));
+	setenv("KUBECONFIG", env, 1);
+	CHECK_EQ_INT(load(NULL, NULL, NULL), PZ_ECONFIG);
+	CHECK(err_has("m1/bad") && err_has("line 1"));
+	unsetenv("KUBECONFIG");
+}
+
+/* ---- proxies ---- */
+
+static void test_proxy(void)
+{
+	struct conn_proxy px;
+	static const struct {
+		const char *list, *host, *port;
+		int direct;
+	} np[] = {
+		{ NULL, "localhost", "6443", 1 },                 /* never proxied */
+		{ NULL, "127.0.0.1", "6443", 1 },
+		{ NULL, "127.8.9.1", "6443", 1 },
+		{ NULL, "::1", "6443", 1 },
+		{ NULL, "10.0.0.1", "443", 0 },
+		{ "*", "api.example.com", "443", 1 },
+		{ "example.com", "example.com", "443", 1 },
+		{ "example.com", "api.example.com", "443", 1 },
+		{ "example.com", "badexample.com", "443", 0 },
+		{ ".example.com", "example.com", "443", 0 },
+		{ ".example.com", "api.example.com", "443", 1 },
+		{ "*.example.com", "api.example.com", "443", 1 },
+		{ " foo.org , EXAMPLE.com ", "Api.Example.COM", "443", 1 },
+		{ "example.com:6443", "api.example.com", "443", 0 },
+		{ "example.com:443", "api.example.com", "443", 1 },
+		{ "10.0.0.1", "10.0.0.1", "443", 1 },
+		{ "10.0.0.1", "10.0.0.2", "443", 0 },
+		{ "10.0.0.1:6443", "10.0.0.1", "443", 0 },
+		{ "10.0.0.0/8", "10.20.30.40", "443", 1 },
+		{ "10.0.0.0/8", "11.0.0.1", "443", 0 },
+		{ "10.0.0.0/8", "ten.example.com", "443", 0 },
+		{ "fd00::/8", "fd00:10:96::1", "443", 1 },
+		{ "[fd00::1]:443", "fd00::1", "443", 1 },
+		{ "fd00::1", "fd00::1", "443", 1 },
+		{ "fd00::1", "fd00::2", "443", 0 },
+		{ ",,", "10.0.0.1", "443", 0 },
+	};
+	for (size_t i = 0; i < PZ_ARRAY_LEN(np); i++) {
+		int d = config_no_proxy(np[i].list, np[i].host, np[i].port);
+		CHECK_EQ_INT(d, np[i].direct);
+		if (d != np[i].direct)
+			fprintf(stderr, "  NO_PROXY=\"%s\" host %s:%s\n", np[i].list ? np[i].list : "(unset)", np[i].host, np[i].port);
+	}
+	CHECK_EQ_INT(config_parse_proxy(&px, "http://proxy.corp:3128", 0), 0);
+	CHECK_EQ_INT(px.set, 1);
+	CHECK_EQ_STR(px.host, "proxy.corp");
+	CHECK_EQ_STR(px.port, "3128");
+	CHECK_EQ_STR(px.authorization, "");
+	CHECK_EQ_INT(config_parse_proxy(&px, "HTTP://user:p%40ss@[fd00::5]/", 0), 0);
+	CHECK_EQ_STR(px.host, "fd00::5");
+	CHECK_EQ_STR(px.port, "80");
+	CHECK_EQ_STR(px.authorization, "Basic dXNlcjpwQHNz"); /* user:p@ss */
+	CHECK_EQ_INT(config_parse_proxy(&px, "proxy:8080", 1), 0);  /* env: http:// implied */
+	CHECK_EQ_STR(px.host, "proxy");
+	CHECK_EQ_INT(config_parse_proxy(&px, "proxy:8080", 0), PZ_ECONFIG); /* proxy-url needs a scheme */
+	CHECK_EQ_INT(config_parse_proxy(&px, "socks5://proxy:1080", 1), PZ_ECONFIG);
+	CHECK_EQ_INT(config_parse_proxy(&px, "https://proxy:443", 0), PZ_ECONFIG);
+	CHECK_EQ_INT(config_parse_proxy(&px, "http://proxy:99999", 0), PZ_ECONFIG);
+	CHECK_EQ_INT(config_parse_proxy(&px, "http://:3128", 0), PZ_ECONFIG);
+	CHECK_EQ_INT(config_parse_proxy(&px, "http://u:%zz@p:1", 0), PZ_ECONFIG);
+
+	/* through config_load: proxy-url always, the environment unless NO_PROXY or loopback */
+	copy_fixture("ca.pem", "ca.pem");
+	kubeconfig("kc-purl", CA_FILE "    proxy-url: http://u:" TOKEN "@127.0.0.1:3128\n", USER_TOKEN);
+	CHECK_EQ_INT(load(path_in("kc-purl"), NULL, NULL), 0);
+	CHECK_EQ_INT(res->api.target.proxy.set, 1);
+	CHECK_EQ_STR(res->api.target.proxy.port, "3128");
+	CHECK(strncmp(res->api.target.proxy.authorization, "Basic ", 6) == 0);
+	setenv("HTTPS_PROXY", "http://envproxy:3128", 1);
+	kubeconfig("kc-env", "    certificate-authority: ca.pem\n    server: https://10.0.0.1:6443\n", USER_TOKEN);
+	CHECK_EQ_INT(load(path_in("kc-env"), NULL, NULL), 0);
+	CHECK_EQ_INT(res->api.target.proxy.set, 1);
+	CHECK_EQ_STR(res->api.target.proxy.host, "envproxy");
+	setenv("NO_PROXY", "10.0.0.0/16", 1);
+	CHECK_EQ_INT(load(path_in("kc-env"), NULL, NULL), 0);
+	CHECK_EQ_INT(res->api.target.proxy.set, 0);
+	unsetenv("NO_PROXY");
+	CHECK_EQ_INT(load(path_in("kc-token"), NULL, NULL), 0); /* 127.0.0.1: never proxied */
+	CHECK_EQ_INT(res->api.target.proxy.set, 0);
+	setenv("HTTPS_PROXY", "socks5://envproxy:1080", 1);
+	CHECK_EQ_INT(load(path_in("kc-env"), NULL, NULL), PZ_ECONFIG);
+	CHECK(err_has("HTTPS_PROXY"));
+	unsetenv("HTTPS_PROXY");
+}
+
+static void test_format_server(void)
+{
+	static struct kube_api api;
+	char out[600];
+	memset(&api, 0, sizeof api);
+	CHECK_EQ_INT(config_parse_server(&api, "https://[::1]:6443/k8s/c-1/"), 0);
+	CHECK(config_format_server(&api, out, sizeof out) > 0);
+	CHECK_EQ_STR(out, "https://[::1]:6443/k8s/c-1");
+	memset(&api, 0, sizeof api);
+	CHECK_EQ_INT(config_parse_server(&api, "http://10.0.0.1"), 0);
+	CHECK(config_format_server(&api, out, sizeof out) > 0);
+	CHECK_EQ_STR(out, "http://10.0.0.1:80");
+	CHECK_EQ_INT(config_format_server(&api, out, 5), PZ_ETOOBIG);
+}
+
+/* ---- exec plugins ---- */
+
+#define EXEC_TOKEN "exec-tok-7f3a9c2b1e5d4f6a8b0c-SECRET"
+
+static void plugin_script(const char *name, const char *body)
+{
+	char text[4096];
+	snprintf(text, sizeof text, "#!/bin/sh\n%s", body);
+	put_text(name, text);
+	chmod(path_in(name), 0700);
+}
+
+/* A v1 plugin that counts its runs, records its args, env and KUBERNETES_EXEC_INFO, and writes a
+ * token on stderr too (it must come back redacted). */
+static const char plugin_ok[] =
+	"d=$(dirname \"$0\")\n"
+	"n=$(cat \"$d/count\" 2>/dev/null || echo 0); echo $((n + 1)) > \"$d/count\"\n"
+	"printf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$d/info\"\n"
+	"echo \"$* $PLUGIN_REGION\" > \"$d/args\"\n"
+	"echo \"debug: got " EXEC_TOKEN " and Bearer abcdefghijklmnop\" >&2\n"
+	"exp=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)\n"
+	"printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+	"\"status\":{\"token\":\"" EXEC_TOKEN "\",\"expirationTimestamp\":\"%s\"}}' \"$exp\"\n";
+
+static const char exec_user[] =
+	"    exec:\n"
+	"      apiVersion: client.authentication.k8s.io/v1\n"
+	"      command: ./plug/run.sh\n"
+	"      args: [--region, eu-west-1]\n"
+	"      env:\n"
+	"      - name: PLUGIN_REGION\n"
+	"        value: from-env\n"
+	"      interactiveMode: Never\n"
+	"      provideClusterInfo: true\n";
+
+static int file_has(const char *name, const char *s)
+{
+	size_t n;
+	char path[600], *b;
+	FILE *f;
+	static char buf[65536];
+	snprintf(path, sizeof path, "%s", path_in(name));
+	f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	b = strstr(buf, s);
+	if (!b)
+		fprintf(stderr, "  %s does not hold \"%s\": %s\n", name, s, buf);
+	return b != NULL;
+}
+
+static void test_exec_in_process(void)
+{
+	static struct kube_api api;
+	struct config_source src = { NULL, NULL, "/nonexistent-sa" };
+	char origin[512], err[512];
+	int64_t now;
+
+	memset(&api, 0, sizeof api);
+	src.kubeconfig = path_in("kc-exec-ok");
+	CHECK_EQ_INT(config_load(&api, &src, origin, sizeof origin, err, sizeof err), 0);
+	CHECK_EQ_STR(api.token, EXEC_TOKEN);
+	CHECK_EQ_INT(config_uses_exec(), 1);
+	CHECK(file_has("plug/count", "1"));
+	CHECK(file_has("plug/args", "--region eu-west-1 from-env"));
+	CHECK(file_has("plug/info", "\"kind\":\"ExecCredential\""));
+	CHECK(file_has("plug/info", "\"interactive\":false"));
+	CHECK(file_has("plug/info", "\"server\":\"https://127.0.0.1:6443\""));
+	CHECK(file_has("plug/info", "\"certificate-authority-data\":\"LS0t"));
+	/* stderr is kept for the log, with the token and token-like words redacted */
+	CHECK(strstr(config_exec_stderr(), "debug: got") != NULL);
+	CHECK(strstr(config_exec_stderr(), EXEC_TOKEN) == NULL);
+	CHECK(strstr(config_exec_stderr(), "abcdefghijklmnop") == NULL);
+	CHECK(strstr(config_exec_stderr(), "[redacted]") != NULL);
+	/* not due: nothing runs */
+	now = pz_now_ms();
+	CHECK_EQ_INT(config_refresh_credentials(&api, now, 0), 0);
+	CHECK(file_has("plug/count", "1"));
+	/* past the expiry (an hour on): runs again */
+	CHECK_EQ_INT(config_refresh_credentials(&api, now + 3601000, 0), 0);
+	CHECK(file_has("plug/count", "2"));
+	/* after a 401: runs again at once */
+	CHECK_EQ_INT(config_refresh_credentials(&api, now, 1), 0);
+	CHECK(file_has("plug/count", "3"));
+	/* a plugin that starts failing: the old token stays, the reason is given */
+	plugin_script("plug/run.sh", "echo 'cannot reach the identity provider' >&2\nexit 1\n");
+	CHECK(config_refresh_credentials(&api, now, 1) < 0);
+	CHECK_EQ_STR(api.token, EXEC_TOKEN);
+	CHECK(strstr(config_refresh_error(), "exited with status 1") != NULL);
+	CHECK(strstr(config_exec_stderr(), "identity provider") != NULL);
+}
+
+static void test_exec(void)
+{
+	copy_fixture("ca.pem", "ca.pem");
+	mkdir(path_in("plug"), 0700);
+	unlink(path_in("plug/count"));
+	plugin_script("plug/run.sh", plugin_ok);
+	kubeconfig("kc-exec-ok", CA_FILE, exec_user);
+	run("exec plugin in process", test_exec_in_process);
+	unlink(path_in("plug/count"));
+	plugin_script("plug/run.sh", plugin_ok);
+	CHECK_EQ_INT(load(path_in("kc-exec-ok"), NULL, NULL), 0);
+	CHECK_EQ_STR(res->api.token, EXEC_TOKEN);
+	CHECK(strstr(res->err, EXEC_TOKEN) == NULL);
+
+	/* failures are start-up errors naming the plugin */
+	static const struct {
+		const char *body, *must_say;
+	} bad[] = {
+		{ "exit 1\n", "exited with status 1" },
+		{ "echo 'not json'\n", "not an ExecCredential" },
+		{ "head -c 200000 /dev/zero | tr '\\\\0' x\n", "more than" },
+		{ "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"x\"}}'\n",
+		  "apiVersion" },
+		{ "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{}}'\n",
+		  "neither" },
+		{ "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"a\\\\r\\\\nb\"}}'\n",
+		  "control" },
+		{ "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t\",\"expirationTimestamp\":\"tomorrow\"}}'\n",
+		  "expirationTimestamp" },
+		{ "kill -9 $$\n", "signal 9" },
+	};
+	for (size_t i = 0; i < PZ_ARRAY_LEN(bad); i++) {
+		plugin_script("plug/run.sh", bad[i].body);
+		CHECK_EQ_INT(load(path_in("kc-exec-ok"), NULL, NULL), PZ_ECONFIG);
+		if (!err_has(bad[i].must_say) || !err_has("run.sh"))
+			fprintf(stderr, "  (plugin case %zu)\n", i);
+	}
+	/* a client certificate from the plugin */
+	{
+		size_t cn, kn;
+		char *c = data_tls("client-ec.pem", &cn), *k = data_tls("client-ec-sec1.key", &kn);
+		static char body[40000];
+		char ce[8192], ke[8192];
+		size_t o = 0;
+		for (size_t i = 0; i < cn; i++)
+			o += (size_t)sprintf(ce + o, c[i] == '\n' ? "\\\\n" : "%c", c[i]);
+		o = 0;
+		for (size_t i = 0; i < kn; i++)
+			o += (size_t)sprintf(ke + o, k[i] == '\n' ? "\\\\n" : "%c", k[i]);
+		snprintf(body, sizeof body, "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\","
+			"\"kind\":\"ExecCredential\",\"status\":{\"clientCertificateData\":\"%s\",\"clientKeyData\":\"%s\"}}'\n", ce, ke);
+		free(c);
+		free(k);
+		plugin_script("plug/run.sh", body);
+		kubeconfig("kc-exec-cert", CA_FILE, "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+			"      command: plug/run.sh\n");
+		CHECK_EQ_INT(load(path_in("kc-exec-cert"), NULL, NULL), 0);
+		if (res->rc)
+			fprintf(stderr, "  exec cert: %s\n", res->err);
+		CHECK_EQ_INT(res->api.creds.has_key, 1);
+		CHECK_EQ_STR(res->api.token, "");
+	}
+}
+
+static void test_exec_time(void)
+{
+	int64_t t;
+	CHECK_EQ_INT(execcred_parse_time("1970-01-01T00:00:00Z", 20, &t), 0);
+	CHECK_EQ_INT(t, 0);
+	CHECK_EQ_INT(execcred_parse_time("2024-02-29T12:34:56Z", 20, &t), 0);
+	CHECK_EQ_INT(t, 1709210096);
+	CHECK_EQ_INT(execcred_parse_time("2024-02-29T14:34:56.123456789+02:00", 35, &t), 0);
+	CHECK_EQ_INT(t, 1709210096);
+	CHECK_EQ_INT(execcred_parse_time("2024-02-29T12:34:56-01:30", 25, &t), 0);
+	CHECK_EQ_INT(t, 1709210096 + 5400);
+	CHECK(execcred_parse_time("2024-02-30T12:34:56Z", 20, &t) < 0);
+	CHECK(execcred_parse_time("2024-02-29 12:34:56Z", 20, &t) < 0);
+	CHECK(execcred_parse_time("2024-02-29T12:34:56", 19, &t) < 0);
+	CHECK(execcred_parse_time("2024-02-29T12:34:56Zjunk", 24, &t) < 0);
+	char s[200] = "line\x01two Bearer abcdefghijklm1 short eyJhbGciOiJIUzI1NiJ9.eyJzdWIi secret123";
+	execcred_redact(s, "secret123");
+	CHECK_EQ_STR(s, "line two Bearer [redacted] short [redacted] *********");
+}
+
+/* ---- secrets never left in freed memory ---- */
+
+#if defined(__SANITIZE_ADDRESS__)
+/* ASan's allocator hooks (sanitizer/allocator_interface.h, which GCC does not install): the free
+ * hook runs before the block is released, while its bytes are still there to be read. */
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+	void (*free_hook)(const volatile void *));
+size_t __sanitizer_get_allocated_size(const volatile void *p);
+static const char *hook_secret[6];
+static volatile int hook_armed, hook_hits; /* volatile: GCC assumes free() reads no globals */
+static void malloc_hook(const volatile void *ptr, size_t n) { (void)ptr; (void)n; } /* both are required */
+static void free_hook(const volatile void *ptr)
+{
+	size_t n;
+	if (!hook_armed || !ptr)
+		return;
+	hook_armed = 0; /* no recursion through memmem's interceptor */
+	n = __sanitizer_get_allocated_size((const void *)ptr);
+	for (size_t i = 0; i < PZ_ARRAY_LEN(hook_secret); i++)
+		if (hook_secret[i] && memmem((const void *)ptr, n, hook_secret[i], strlen(hook_secret[i]))) {
+			hook_hits++;
+			fprintf(stderr, "  freed block of %zu bytes still holds secret %zu\n", n, i);
+		}
+	hook_armed = 1;
+}
+
+static void test_wipe_in_process(void)
+{
+	static struct kube_api api;
+	struct config_source src = { NULL, NULL, "/nonexistent-sa" };
+	char origin[512], err[512], *volatile leak; /* volatile: the compiler may not drop the malloc/free pair */
+	static const char *const configs[] = { "kc-wipe-inline", "kc-wipe-files", "kc-wipe-fail", "kc-exec-ok" };
+
+	CHECK_EQ_INT(__sanitizer_install_malloc_and_free_hooks(malloc_hook, free_hook), 1);
+	hook_secret[0] = TOKEN;
+	hook_secret[1] = "MHcCAQEEIGAexke5DihFSaBPxfCsJwmdywvo5i3vq"; /* the EC key's body */
+	hook_secret[2] = fixture_b64("client-ec-sec1.key") + 40;     /* ... and its -data form */
+	hook_secret[3] = EXEC_TOKEN;
+	/* the detector itself: an unwiped secret in a freed block is seen */
+	leak = malloc(100);
+	snprintf(leak, 100, "x %s y", TOKEN);
+	hook_armed = 1;
+	free(leak);
+	hook_armed = 0;
+	CHECK_EQ_INT(hook_hits, 1);
+	hook_hits = 0;
+	for (size_t i = 0; i < PZ_ARRAY_LEN(configs); i++) {
+		memset(&api, 0, sizeof api);
+		src.kubeconfig = path_in(configs[i]);
+		hook_armed = 1;
+		int rc = config_load(&api, &src, origin, sizeof origin, err, sizeof err);
+		if (rc == 0)
+			config_refresh_credentials(&api, pz_now_ms(), 1); /* token file and plugin once more */
+		hook_armed = 0;
+		CHECK_EQ_INT(rc, i == 2 ? PZ_ECONFIG : 0);
+		if (hook_hits)
+			fprintf(stderr, "  (after %s)\n", configs[i]);
+		CHECK_EQ_INT(hook_hits, 0);
+		hook_hits = 0;
+	}
+	/* in-cluster: the token file */
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	memset(&api, 0, sizeof api);
+	src.kubeconfig = NULL;
+	src.sa_dir = path_in("sa-wipe");
+	hook_armed = 1;
+	CHECK_EQ_INT(config_load(&api, &src, origin, sizeof origin, err, sizeof err), 0);
+	config_refresh_credentials(&api, pz_now_ms(), 1);
+	hook_armed = 0;
+	CHECK_EQ_INT(hook_hits, 0);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	/* the hooks stay installed (they cannot be removed); this child process ends here */
+}
+#endif
+
+static void test_wipe(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	char user[24000];
+	copy_fixture("ca.pem", "ca.pem");
+	copy_fixture("client-ec.pem", "client.pem");
+	copy_fixture("client-ec-sec1.key", "client.key");
+	put_text("wipe-token", TOKEN "\n");
+	/* the token last in the file: the old code wiped a length meant for another buffer */
+	snprintf(user, sizeof user, "    client-certificate-data: %s\n    client-key-data: %s\n" USER_TOKEN,
+		fixture_b64("client-ec.pem"), fixture_b64("client-ec-sec1.key"));
+	kubeconfig("kc-wipe-inline", CA_FILE, user);
+	kubeconfig("kc-wipe-files", CA_FILE, "    client-certificate: client.pem\n    client-key: client.key\n"
+		"    tokenFile: wipe-token\n");
+	kubeconfig("kc-wipe-fail", CA_FILE, USER_TOKEN "    client-certificate: client.pem\n    client-key: missing.key\n");
+	sa_dir_with("sa-wipe", "ca.pem", TOKEN "\n");
+	unlink(path_in("plug/count"));
+	plugin_script("plug/run.sh", plugin_ok);
+	run("secrets wiped before free", test_wipe_in_process);
+#else
+	fprintf(stderr, "test_wipe needs an ASan build (the free hook is ASan's)\n");
+	CHECK(0);
+#endif
+}
+
+static void test_token_sources(void)
+{
+	char sa[300];
+	/* in-cluster and tokenFile tokens with control bytes are refused at start-up */
+	sa_dir_with("sa-ctl", "ca.pem", TOKEN "\r\nX-Injected: yes\n");
+	snprintf(sa, sizeof sa, "%s", path_in("sa-ctl"));
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	CHECK_EQ_INT(load(NULL, NULL, sa), PZ_ECONFIG);
+	CHECK(err_has("control"));
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	put_text("creds-ctl", TOKEN "\x01\n");
+	copy_fixture("ca.pem", "ca.pem");
+	kubeconfig("kc-tf-ctl", CA_FILE, "    tokenFile: creds-ctl\n");
+	CHECK_EQ_INT(load(path_in("kc-tf-ctl"), NULL, NULL), PZ_ECONFIG);
+	CHECK(err_has("control"));
+	/* tokenFile wins over token, as in client-go */
+	put_text("creds-good", "  " TOKEN "  \n");
+	kubeconfig("kc-tf-both", CA_FILE, "    token: other-token\n    tokenFile: creds-good\n");
+	CHECK_EQ_INT(load(path_in("kc-tf-both"), NULL, NULL), 0);
+	CHECK_EQ_STR(res->api.token, TOKEN);
+}
+
 static void cleanup(void)
 {
 	char cmd[400];
@@ -813,6 +1329,14 @@ int main(void)
 	test_kubeconfig_structure();
 	test_in_cluster();
 	test_search_order();
+	test_kubeconfig_flavours();
+	test_kubeconfig_merge();
+	test_proxy();
+	test_format_server();
+	test_exec();
+	test_exec_time();
+	test_token_sources();
+	test_wipe();
 	CHECK_EQ_INT(secret_leaks, 0);
 	cleanup();
 	return check_done("config");

@@ -18,6 +18,15 @@
 #include <string.h>
 #include <time.h>
 
+/* The Pod body the way reconcile builds it: toppings joined from the spec, then the body. */
+static int make_pod_body(struct json_w *w, const struct table_slot *s, const struct json_doc *d, int spec,
+	const struct oven_config *oven)
+{
+	char tops[ORDER_TOPPINGS_TEXT_MAX + 1];
+	int rc = order_toppings_text(d, spec, tops, sizeof tops);
+	return rc < 0 ? rc : order_pod_body(w, s, tops, oven);
+}
+
 #define TOK_MAX 4096
 
 struct jdoc {
@@ -903,7 +912,7 @@ static void test_pod_body(void)
 	CHECK_EQ_INT(order_read(&order.d, 0, &key, &st), 0);
 	slot_from(&s, &key, &st);
 	json_w_init(&w, buf, sizeof buf);
-	n = order_pod_body(&w, &s, &order.d, json_get(&order.d, 0, "spec"), &oven);
+	n = make_pod_body(&w, &s, &order.d, json_get(&order.d, 0, "spec"), &oven);
 	CHECK(n > 0);
 	CHECK_EQ_INT(n, (int)strlen(buf));
 	CHECK(parse(&out, buf, (size_t)n) > 0);
@@ -966,7 +975,7 @@ static void test_pod_body(void)
 	/* too small a buffer: an error, never a cut body */
 	static char small[256];
 	json_w_init(&w, small, sizeof small);
-	CHECK_EQ_INT(order_pod_body(&w, &s, &order.d, json_get(&order.d, 0, "spec"), &oven), PZ_ETOOBIG);
+	CHECK_EQ_INT(make_pod_body(&w, &s, &order.d, json_get(&order.d, 0, "spec"), &oven), PZ_ETOOBIG);
 
 	/* plain pizza, and the largest valid spec */
 	const char *specs[] = { "{\"spec\":{\"size\":\"small\"}}", "{\"spec\":{\"size\":\"medium\",\"toppings\":null}}",
@@ -983,7 +992,7 @@ static void test_pod_body(void)
 		order_validate(&sd.d, sp, &s.o);
 		CHECK_EQ_INT(s.o.spec_err, SPEC_OK);
 		json_w_init(&w, buf, sizeof buf);
-		n = order_pod_body(&w, &s, &sd.d, sp, &oven);
+		n = make_pod_body(&w, &s, &sd.d, sp, &oven);
 		CHECK(n > 0);
 		if (n <= 0 || parse(&out, buf, (size_t)n) < 0) {
 			CHECK(0);
@@ -1004,7 +1013,7 @@ static void test_pod_body(void)
 	memset(s.name, 'n', 63);
 	s.name[63] = 0;
 	json_w_init(&w, buf, sizeof buf);
-	n = order_pod_body(&w, &s, &order.d, json_get(&order.d, 0, "spec"), &oven);
+	n = make_pod_body(&w, &s, &order.d, json_get(&order.d, 0, "spec"), &oven);
 	CHECK(n > 0 && parse(&out, buf, (size_t)n) > 0);
 	const char *pn = S(&out.d, json_path(&out.d, 0, "metadata.name"));
 	CHECK(pn && strlen(pn) == 68 && strcmp(pn + 63, "-oven") == 0);
@@ -1060,7 +1069,13 @@ static void test_status_patch(void)
 	n = order_status_patch(&w, &s, &dc, now);
 	CHECK(n > 0 && parse(&pd, buf, (size_t)n) > 0);
 	const struct json_doc *d = &pd.d;
-	CHECK_EQ_INT(d->tok[0].size, 1); /* only status: a merge patch must not touch spec or metadata */
+	/* an apply configuration: identity plus status, and nothing of spec */
+	CHECK_EQ_INT(d->tok[0].size, 4);
+	CHECK_EQ_STR(S(d, json_get(d, 0, "apiVersion")), "pizzeria.example.com/v1");
+	CHECK_EQ_STR(S(d, json_get(d, 0, "kind")), "PizzaOrder");
+	CHECK_EQ_STR(S(d, json_path(d, 0, "metadata.name")), s.name);
+	CHECK_EQ_STR(S(d, json_path(d, 0, "metadata.namespace")), s.ns);
+	CHECK(json_get(d, 0, "spec") < 0);
 	int status = json_get(d, 0, "status");
 	CHECK_EQ_STR(S(d, json_get(d, status, "phase")), "Baking");
 	CHECK_EQ_STR(S(d, json_get(d, status, "message")), "baking a large pizza with 2 toppings");

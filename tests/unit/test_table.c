@@ -44,7 +44,7 @@ static uint32_t home_of(uint32_t capacity, uint64_t seed, const char *ns, const 
 /* 1 when the index, count and heap agree with each other and with the slots. */
 static int table_consistent(const struct table *t)
 {
-	uint32_t entries = 0, scheduled = 0;
+	uint32_t entries = 0, scheduled = 0, gone = 0;
 
 	for (uint32_t p = 0; p <= t->index_mask; p++) {
 		uint32_t e = t->index[p];
@@ -57,11 +57,17 @@ static int table_consistent(const struct table *t)
 		if (table_find(t, t->slot[e - 1].ns, t->slot[e - 1].name) != (int)(e - 1))
 			return 0;
 	}
-	if (entries != t->count)
-		return 0;
-	for (uint32_t i = 0; i < t->high_water; i++)
+	for (uint32_t i = 0; i < t->high_water; i++) {
 		if (t->slot[i].state == SLOT_SCHEDULED)
 			scheduled++;
+		if (t->slot[i].state != SLOT_EMPTY && t->slot[i].gone)
+			gone++;
+		if (t->slot[i].gone && t->slot[i].state != SLOT_RUNNING)
+			return 0; /* only a running slot can be left gone */
+	}
+	/* a gone slot is out of the index but still counted until its worker hands it back */
+	if (entries + gone != t->count)
+		return 0;
 	if (scheduled != t->heap_len)
 		return 0;
 	for (uint32_t k = 0; k < t->heap_len; k++) {
@@ -455,10 +461,23 @@ static void test_heap_basic(void)
 	CHECK_EQ_INT(table_next_due(&t), INT64_MAX);
 	CHECK_EQ_INT(t.heap_len, 0);
 
-	/* a RUNNING slot can be removed (not in the heap) */
-	table_remove(&t, c);
-	CHECK_EQ_INT(table_find(&t, "n", "c"), -1);
-	CHECK(table_consistent(&t));
+	/* a RUNNING slot can be removed (not in the heap): it leaves the index at once, stays
+	 * reserved for its worker, and is freed when the worker hands it back */
+	{
+		uint32_t count = t.count;
+		table_remove(&t, c);
+		CHECK_EQ_INT(table_find(&t, "n", "c"), -1);
+		CHECK_EQ_INT(t.slot[c].gone, 1);
+		CHECK_EQ_INT(t.slot[c].state, SLOT_RUNNING);
+		CHECK_EQ_INT(t.count, count);
+		CHECK(table_consistent(&t));
+		table_remove(&t, c); /* again: nothing */
+		CHECK(table_insert(&t, "n", "c", 0) != c); /* the name comes back in another slot */
+		table_schedule(&t, c, 5);
+		CHECK_EQ_INT(t.slot[c].state, SLOT_EMPTY);
+		CHECK_EQ_INT(t.count, count);
+		CHECK(table_consistent(&t));
+	}
 	table_free(&t);
 }
 
@@ -603,7 +622,14 @@ static void test_heap_random(void)
 			}
 		} else {
 			if (i >= 0) {
+				int running = t.slot[i].state == SLOT_RUNNING;
 				table_remove(&t, i);
+				if (running) {
+					/* its worker hands it back: only then is it freed */
+					bad += !t.slot[i].gone || table_find(&t, "n", name) != -1;
+					table_schedule(&t, i, now);
+					bad += t.slot[i].state != SLOT_EMPTY;
+				}
 				state[k] = 0;
 			}
 		}

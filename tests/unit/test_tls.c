@@ -298,6 +298,16 @@ static void test_names(void)
 
 /* ---- iPAddress SANs ---- */
 
+/* tls_cert_info asked for one address: 1 when it is among the iPAddress SANs, 0 when not, -1 when
+ * the DER cannot be read. */
+static int tls_cert_has_ip(const unsigned char *der, size_t len, const unsigned char *ip, size_t ip_len)
+{
+	struct tls_cert_info ci;
+	if (tls_cert_info(der, len, ip, ip_len, &ci) < 0)
+		return -1;
+	return ci.ip_match;
+}
+
 static int has_ip(const char *der_file, const char *ip)
 {
 	size_t n;
@@ -395,6 +405,320 @@ static void test_cert_has_ip(void)
 		free(der);
 	}
 	CHECK(survived > 0);
+}
+
+/* ---- tls_cert_info on hand-made DER ---- */
+
+/* A tiny DER writer: tlv() appends tag, length and value to a buffer. */
+struct der {
+	unsigned char b[2048];
+	size_t n;
+};
+
+static void tlv(struct der *d, unsigned tag, const void *v, size_t len)
+{
+	d->b[d->n++] = (unsigned char)tag;
+	if (len < 128) {
+		d->b[d->n++] = (unsigned char)len;
+	} else {
+		d->b[d->n++] = 0x82;
+		d->b[d->n++] = (unsigned char)(len >> 8);
+		d->b[d->n++] = (unsigned char)len;
+	}
+	memcpy(d->b + d->n, v, len);
+	d->n += len;
+}
+
+/* An extension: SEQUENCE { OID 2.5.29.<id>, [critical,] OCTET STRING { value } } */
+static void ext(struct der *d, unsigned id, int critical, const void *v, size_t len)
+{
+	struct der e = { .n = 0 };
+	unsigned char oid[3] = { 0x55, 0x1d, (unsigned char)id };
+	tlv(&e, 0x06, oid, 3);
+	if (critical)
+		tlv(&e, 0x01, "\xff", 1);
+	tlv(&e, 0x04, v, len);
+	tlv(d, 0x30, e.b, e.n);
+}
+
+/* A certificate with the given extensions (NULL: none, a v1 certificate) and names. Only the fields
+ * tls_cert_info reads are meaningful; the signature is not. */
+static size_t make_cert(unsigned char *out, const struct der *exts, const char *issuer_cn, const char *subject_cn)
+{
+	struct der tbs = { .n = 0 }, cert = { .n = 0 }, t = { .n = 0 }, n = { .n = 0 }, rdn = { .n = 0 };
+	static const unsigned char ecdsa_sha256[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
+
+	if (exts) {
+		tlv(&t, 0x02, "\x02", 1);
+		tlv(&tbs, 0xa0, t.b, t.n);
+	}
+	tlv(&tbs, 0x02, "\x01", 1);
+	t.n = 0;
+	tlv(&t, 0x06, ecdsa_sha256, sizeof ecdsa_sha256);
+	tlv(&tbs, 0x30, t.b, t.n);
+	for (int k = 0; k < 2; k++) {
+		const char *cn = k == 0 ? issuer_cn : subject_cn;
+		n.n = rdn.n = t.n = 0;
+		tlv(&t, 0x06, "\x55\x04\x03", 3);
+		tlv(&t, 0x0c, cn, strlen(cn));
+		tlv(&rdn, 0x30, t.b, t.n);
+		tlv(&n, 0x31, rdn.b, rdn.n);
+		tlv(&tbs, 0x30, n.b, n.n);
+		if (k == 0)
+			tlv(&tbs, 0x30, "", 0); /* validity */
+	}
+	tlv(&tbs, 0x30, "", 0); /* subjectPublicKeyInfo */
+	if (exts) {
+		t.n = 0;
+		tlv(&t, 0x30, exts->b, exts->n);
+		tlv(&tbs, 0xa3, t.b, t.n);
+	}
+	tlv(&cert, 0x30, tbs.b, tbs.n);
+	t.n = 0;
+	tlv(&t, 0x06, ecdsa_sha256, sizeof ecdsa_sha256);
+	tlv(&cert, 0x30, t.b, t.n);
+	tlv(&cert, 0x03, "\x00", 1);
+	t.n = 0;
+	tlv(&t, 0x30, cert.b, cert.n);
+	memcpy(out, t.b, t.n);
+	return t.n;
+}
+
+/* tls_cert_info on an exact-size heap copy, so ASan sees any read past the end. The copy lives until
+ * the next call (ci points into it); NULL der frees it. */
+static int info(const unsigned char *der, size_t len, const char *ip, struct tls_cert_info *ci)
+{
+	static unsigned char *copy;
+	unsigned char a[16];
+	size_t alen = ip && strchr(ip, ':') ? 16 : 4;
+
+	free(copy);
+	copy = NULL;
+	if (!der)
+		return 0;
+	if (ip && inet_pton(alen == 16 ? AF_INET6 : AF_INET, ip, a) != 1)
+		abort();
+	copy = malloc(len ? len : 1);
+	memcpy(copy, der, len);
+	return tls_cert_info(copy, len, ip ? a : NULL, ip ? alen : 0, ci);
+}
+
+static void test_cert_info(void)
+{
+	static const unsigned char server_auth[] = { 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
+	static const unsigned char client_auth[] = { 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02 };
+	static const unsigned char any_eku[] = { 0x06, 0x04, 0x55, 0x1d, 0x25, 0x00 };
+	static const unsigned char san_ip[] = { 0x30, 0x06, 0x87, 0x04, 127, 0, 0, 1 };
+	unsigned char c[4096];
+	struct tls_cert_info ci;
+	struct der e, v;
+	size_t n;
+
+	/* v1: names, and nothing else */
+	n = make_cert(c, NULL, "issuer-ca", "subject");
+	CHECK_EQ_INT(info(c, n, "127.0.0.1", &ci), 0);
+	CHECK_EQ_INT(ci.has_san, 0);
+	CHECK_EQ_INT(ci.ip_match, 0);
+	CHECK_EQ_INT(ci.eku, TLS_EKU_ABSENT);
+	CHECK_EQ_INT(ci.is_ca, 0);
+	CHECK_EQ_INT(ci.pathlen, -1);
+	CHECK(ci.issuer_len > 9 && memmem(ci.issuer, ci.issuer_len, "issuer-ca", 9) != NULL);
+	CHECK(ci.subject_len > 7 && memmem(ci.subject, ci.subject_len, "subject", 7) != NULL);
+	CHECK(ci.issuer != NULL && ci.issuer[0] == 0x30 && ci.subject[0] == 0x30);
+
+	/* SAN, EKU serverAuth, basicConstraints CA pathlen 3, critical flags read past */
+	e.n = 0;
+	ext(&e, 0x11, 1, san_ip, sizeof san_ip);
+	v.n = 0;
+	{
+		unsigned char both[sizeof client_auth + sizeof server_auth];
+		memcpy(both, client_auth, sizeof client_auth);
+		memcpy(both + sizeof client_auth, server_auth, sizeof server_auth);
+		tlv(&v, 0x30, both, sizeof both);
+	}
+	ext(&e, 0x25, 0, v.b, v.n);
+	ext(&e, 0x13, 1, "\x30\x06\x01\x01\xff\x02\x01\x03", 8);
+	n = make_cert(c, &e, "ca", "leaf");
+	CHECK_EQ_INT(info(c, n, "127.0.0.1", &ci), 0);
+	CHECK_EQ_INT(ci.has_san, 1);
+	CHECK_EQ_INT(ci.ip_match, 1);
+	CHECK_EQ_INT(ci.eku, TLS_EKU_SERVER);
+	CHECK_EQ_INT(ci.is_ca, 1);
+	CHECK_EQ_INT(ci.pathlen, 3);
+	CHECK_EQ_INT(info(c, n, "127.0.0.2", &ci), 0);
+	CHECK_EQ_INT(ci.ip_match, 0);
+	CHECK_EQ_INT(info(c, n, NULL, &ci), 0);
+	CHECK_EQ_INT(ci.ip_match, 0);
+
+	/* EKU: clientAuth only; anyExtendedKeyUsage; empty (SIZE 1..MAX: allows nothing); not OIDs */
+	e.n = v.n = 0;
+	tlv(&v, 0x30, client_auth, sizeof client_auth);
+	ext(&e, 0x25, 0, v.b, v.n);
+	n = make_cert(c, &e, "ca", "leaf");
+	CHECK_EQ_INT(info(c, n, NULL, &ci), 0);
+	CHECK_EQ_INT(ci.eku, TLS_EKU_OTHER);
+	e.n = v.n = 0;
+	tlv(&v, 0x30, any_eku, sizeof any_eku);
+	ext(&e, 0x25, 0, v.b, v.n);
+	n = make_cert(c, &e, "ca", "leaf");
+	CHECK_EQ_INT(info(c, n, NULL, &ci), 0);
+	CHECK_EQ_INT(ci.eku, TLS_EKU_SERVER);
+	e.n = 0;
+	ext(&e, 0x25, 0, "\x30\x00", 2);
+	n = make_cert(c, &e, "ca", "leaf");
+	CHECK_EQ_INT(info(c, n, NULL, &ci), 0);
+	CHECK_EQ_INT(ci.eku, TLS_EKU_OTHER);
+	e.n = 0;
+	ext(&e, 0x25, 0, "\x30\x03\x04\x01\x00", 5);
+	n = make_cert(c, &e, "ca", "leaf");
+	CHECK_EQ_INT(info(c, n, NULL, &ci), -1);
+
+	/* basicConstraints: empty (cA FALSE); CA:FALSE explicit; pathlen 0; large pathlen; negative;
+	 * trailing bytes; a BOOLEAN of two bytes */
+	static const struct {
+		const char *v;
+		size_t len;
+		int rc, is_ca, pathlen;
+	} bcs[] = {
+		{ "\x30\x00", 2, 0, 0, -1 },
+		{ "\x30\x03\x01\x01\x00", 5, 0, 0, -1 },
+		{ "\x30\x06\x01\x01\xff\x02\x01\x00", 8, 0, 1, 0 },
+		{ "\x30\x07\x01\x01\xff\x02\x02\x01\x00", 9, 0, 1, 255 },
+		{ "\x30\x09\x01\x01\xff\x02\x04\x7f\xff\xff\xff", 11, 0, 1, 255 },
+		{ "\x30\x06\x01\x01\xff\x02\x01\x80", 8, -1, 0, 0 },
+		{ "\x30\x08\x01\x01\xff\x02\x01\x00\x05\x00", 10, -1, 0, 0 },
+		{ "\x30\x04\x01\x02\xff\xff", 6, -1, 0, 0 },
+		{ "\x30\x03\x02\x00\x00", 5, -1, 0, 0 },
+	};
+	for (size_t k = 0; k < PZ_ARRAY_LEN(bcs); k++) {
+		e.n = 0;
+		ext(&e, 0x13, 1, bcs[k].v, bcs[k].len);
+		n = make_cert(c, &e, "ca", "int");
+		int rc = info(c, n, NULL, &ci);
+		CHECK_EQ_INT(rc, bcs[k].rc);
+		if (rc == 0 && bcs[k].rc == 0) {
+			CHECK_EQ_INT(ci.is_ca, bcs[k].is_ca);
+			CHECK_EQ_INT(ci.pathlen, bcs[k].pathlen);
+		}
+		if (rc != bcs[k].rc)
+			fprintf(stderr, "  basicConstraints #%zu\n", k);
+	}
+
+	/* each of SAN, EKU and basicConstraints twice: refused (Go refuses duplicate extensions; the
+	 * minimal engine would take the last SAN) */
+	for (unsigned id = 0; id < 3; id++) {
+		static const unsigned ids[] = { 0x11, 0x25, 0x13 };
+		e.n = v.n = 0;
+		if (ids[id] == 0x11) {
+			ext(&e, 0x11, 0, san_ip, sizeof san_ip);
+			ext(&e, 0x11, 0, "\x30\x00", 2);
+		} else if (ids[id] == 0x25) {
+			tlv(&v, 0x30, server_auth, sizeof server_auth);
+			ext(&e, 0x25, 0, v.b, v.n);
+			ext(&e, 0x25, 0, v.b, v.n);
+		} else {
+			ext(&e, 0x13, 1, "\x30\x00", 2);
+			ext(&e, 0x13, 1, "\x30\x00", 2);
+		}
+		n = make_cert(c, &e, "ca", "leaf");
+		CHECK_EQ_INT(info(c, n, "127.0.0.1", &ci), -1);
+	}
+	/* an unknown extension twice is the minimal engine's business, not ours */
+	e.n = 0;
+	ext(&e, 0x0e, 0, "\x04\x00", 2);
+	ext(&e, 0x0e, 0, "\x04\x00", 2);
+	n = make_cert(c, &e, "ca", "leaf");
+	CHECK_EQ_INT(info(c, n, NULL, &ci), 0);
+
+	/* malformed: a SAN that is not a SEQUENCE; an extension value that is not an OCTET STRING; a
+	 * critical flag followed by nothing */
+	e.n = 0;
+	ext(&e, 0x11, 0, "\x04\x00", 2);
+	n = make_cert(c, &e, "ca", "leaf");
+	CHECK_EQ_INT(info(c, n, NULL, &ci), -1);
+	e.n = 0;
+	{
+		struct der x = { .n = 0 };
+		tlv(&x, 0x06, "\x55\x1d\x0e", 3);
+		tlv(&x, 0x02, "\x00", 1);
+		tlv(&e, 0x30, x.b, x.n);
+	}
+	n = make_cert(c, &e, "ca", "leaf");
+	CHECK_EQ_INT(info(c, n, NULL, &ci), -1);
+	{
+		struct der x = { .n = 0 };
+		tlv(&x, 0x06, "\x55\x1d\x0e", 3);
+		tlv(&x, 0x01, "\xff", 1);
+		e.n = 0;
+		tlv(&e, 0x30, x.b, x.n);
+	}
+	n = make_cert(c, &e, "ca", "leaf");
+	CHECK_EQ_INT(info(c, n, NULL, &ci), -1);
+
+	/* every truncation of a certificate with all three extensions: unreadable, no over-read */
+	e.n = v.n = 0;
+	ext(&e, 0x11, 1, san_ip, sizeof san_ip);
+	tlv(&v, 0x30, server_auth, sizeof server_auth);
+	ext(&e, 0x25, 0, v.b, v.n);
+	ext(&e, 0x13, 1, "\x30\x06\x01\x01\xff\x02\x01\x03", 8);
+	n = make_cert(c, &e, "ca", "leaf");
+	{
+		int readable = 0;
+		for (size_t len = 0; len < n; len++)
+			readable += info(c, len, "127.0.0.1", &ci) == 0;
+		CHECK_EQ_INT(readable, 0);
+	}
+
+	/* the committed fixtures: the API server certificate and the CA */
+	{
+		size_t dl;
+		char *der = data_tls("server.der", &dl);
+		CHECK_EQ_INT(info((unsigned char *)der, dl, "::1", &ci), 0);
+		CHECK_EQ_INT(ci.has_san, 1);
+		CHECK_EQ_INT(ci.ip_match, 1);
+		CHECK_EQ_INT(ci.eku, TLS_EKU_SERVER);
+		CHECK_EQ_INT(ci.is_ca, 0);
+		CHECK_EQ_INT(ci.pathlen, -1);
+		CHECK(memmem(ci.issuer, ci.issuer_len, "pizza-test-ca", 13) != NULL);
+		CHECK(memmem(ci.subject, ci.subject_len, "kube-apiserver", 14) != NULL);
+		free(der);
+		info(NULL, 0, NULL, &ci);
+	}
+	/* anchors remember their own constraints */
+	{
+		size_t an;
+		char *ca = data_tls("ca.pem", &an);
+		memset(&creds, 0, sizeof creds);
+		CHECK_EQ_INT(tls_creds_add_ca_pem(&creds, ca, an), 1);
+		CHECK_EQ_INT(creds.anchor_pathlen[0], -1);
+		CHECK_EQ_INT(creds.anchor_eku_ok[0], 1);
+		free(ca);
+	}
+}
+
+/* ---- messages ---- */
+
+static void test_strerror(void)
+{
+	/* issue 9: a TLS-1.3-only server answers our TLS 1.2 hello with a protocol_version alert */
+	const char *m = tls_strerror(BR_ERR_RECV_FATAL_ALERT + BR_ALERT_PROTOCOL_VERSION);
+	CHECK(strstr(m, "TLS 1.3") && strstr(m, "TLS 1.2 at most"));
+	CHECK(strstr(m, "client certificate") == NULL);
+	/* every code of the policy has its own message */
+	const unsigned own[] = { TLS_ERR_NO_SAN, TLS_ERR_EKU, TLS_ERR_CA_EKU, TLS_ERR_PATHLEN, TLS_ERR_CERT_TOO_LARGE,
+		TLS_ERR_CERT_MALFORMED, BR_ERR_X509_NOT_CA, BR_ERR_X509_FORBIDDEN_KEY_USAGE, BR_ERR_X509_UNSUPPORTED,
+		BR_ERR_WRONG_KEY_USAGE };
+	for (size_t i = 0; i < PZ_ARRAY_LEN(own); i++) {
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(tls_strerror(own[i]), tls_strerror(own[j])) != 0);
+		CHECK(strcmp(tls_strerror(own[i]), "TLS protocol error") != 0);
+	}
+	CHECK(strstr(tls_strerror(TLS_ERR_NO_SAN), "CN is ignored") != NULL);
+	CHECK(strstr(tls_strerror(TLS_ERR_EKU), "serverAuth") != NULL);
+	/* codes nobody names still get a non-empty answer */
+	CHECK(tls_strerror(63) && *tls_strerror(63));
+	CHECK(tls_strerror(BR_ERR_RECV_FATAL_ALERT + 255) && *tls_strerror(BR_ERR_RECV_FATAL_ALERT + 255));
+	CHECK(tls_strerror(BR_ERR_SEND_FATAL_ALERT + 40) && *tls_strerror(BR_ERR_SEND_FATAL_ALERT + 40));
 }
 
 /* ---- the X.509 wrapper, without a socket ---- */
@@ -498,8 +822,9 @@ static void test_wrapper(void)
 	CHECK_EQ_INT(verify("server-v4.der", "ca.pem", "10.96.0.1", -1), 0);
 	CHECK_EQ_INT(verify("server-v4.der", "ca.pem", "kubernetes", -1), 0);
 	CHECK_EQ_INT(verify("server-v4.der", "ca.pem", "kubernetes.default.svc", -1), BR_ERR_X509_BAD_SERVER_NAME);
-	/* no SAN, CN=127.0.0.1: refused */
-	CHECK_EQ_INT(verify("nosan.der", "ca.pem", "127.0.0.1", -1), BR_ERR_X509_BAD_SERVER_NAME);
+	/* no SAN, CN=127.0.0.1: refused, and said so (the CN is never read) */
+	CHECK_EQ_INT(verify("nosan.der", "ca.pem", "127.0.0.1", -1), TLS_ERR_NO_SAN);
+	CHECK_EQ_INT(verify("nosan-ext.der", "ca.pem", "127.0.0.1", -1), TLS_ERR_NO_SAN);
 	/* the chain is checked before the name: a wrong CA is not trusted, whatever the name */
 	CHECK_EQ_INT(verify("server.der", "ca2.pem", "127.0.0.1", -1), BR_ERR_X509_NOT_TRUSTED);
 	CHECK_EQ_INT(verify("server.der", "ca2.pem", "kubernetes.default.svc", -1), BR_ERR_X509_NOT_TRUSTED);
@@ -514,5 +839,7 @@ int main(void)
 	test_names();
 	test_cert_has_ip();
 	test_wrapper();
+	test_cert_info();
+	test_strerror();
 	return check_done("tls");
 }

@@ -1,5 +1,5 @@
 /*
- * test_yaml.c - the kubeconfig YAML subset (src/yaml.h).
+ * test_yaml.c - kubeconfig YAML and JSON as kubectl reads them (src/yaml.h).
  *
  * Documents are parsed in a malloc'd copy of exactly len+1 bytes (the parser may write buf[len];
  * ASan reports anything further), whose byte at len is not a NUL, so nothing may rely on one. Each
@@ -188,7 +188,8 @@ static void check_kubeconfig(const char *what, const char *fmt, int crlf)
 	CHECK_EQ_STR(at(-1, "apiVersion"), "v1");
 	CHECK_EQ_STR(at(-1, "kind"), "Config");
 	CHECK_EQ_STR(at(-1, "current-context"), "kind-pizza");
-	CHECK_EQ_STR(at(-1, "preferences"), "{}");
+	CHECK_EQ_INT(yaml_kind(&y, yaml_get(&y, -1, "preferences")), YAML_MAP); /* flow style: {} */
+	CHECK(at(-1, "preferences") == NULL);
 	CHECK(yaml_get(&y, -1, "clusters") >= 0 && at(-1, "clusters") == NULL); /* a block, no scalar */
 	CHECK_EQ_INT(yaml_get(&y, -1, "name"), -1);   /* names belong to items */
 	CHECK_EQ_INT(yaml_get(&y, -1, "server"), -1);
@@ -229,7 +230,7 @@ static void check_kubeconfig(const char *what, const char *fmt, int crlf)
 	CHECK_EQ_INT(count_items(-1), 0);
 	CHECK_EQ_STR(at(yaml_next_item(&y, seq, -1), "name"), "kind-pizza");
 	CHECK_EQ_STR(at(yaml_next_item(&y, seq, yaml_next_item(&y, seq, -1)), "name"), "staging");
-	CHECK(yaml_next_item(&y, seq, -1) >= 0 && y.node[yaml_next_item(&y, seq, -1)].is_item);
+	CHECK(yaml_next_item(&y, seq, -1) >= 0 && y.node[yaml_next_item(&y, seq, -1)].key == NULL);
 	CHECK(yaml_str(&y, -1) == NULL);
 	free(buf);
 }
@@ -306,7 +307,8 @@ static void check_scalars(int crlf)
 		CHECK_EQ_STR(at(-1, "url"), "https://host:6443/path?x=1#frag");
 		CHECK_EQ_STR(at(-1, "hash"), "a#b");
 		CHECK_EQ_STR(at(-1, "spaced"), "padded value");
-		CHECK_EQ_STR(at(-1, "flow"), "{}");
+		CHECK_EQ_INT(yaml_kind(&y, yaml_get(&y, -1, "flow")), YAML_MAP);
+		CHECK_EQ_INT(yaml_next_member(&y, yaml_get(&y, -1, "flow"), -1), -1);
 		CHECK(yaml_get(&y, -1, "nothing") >= 0 && at(-1, "nothing") == NULL);
 		CHECK_EQ_STR(at(-1, "plain"), "value with spaces");
 		CHECK_EQ_INT(rc, 14);
@@ -428,31 +430,287 @@ static void test_errors(void)
 	/* Tabs for indentation. */
 	check_error("clusters:\n\t- name: a\n", PZ_ECONFIG, 2);
 	check_error("a:\n  \tb: c\n", PZ_ECONFIG, 2);
-	/* Block scalars. */
-	check_error("data:\n  cert: |\n    abc\n", PZ_ECONFIG, 2);
-	check_error("data:\n  cert: >\n    abc\n", PZ_ECONFIG, 2);
-	check_error("data:\n  cert: |-\n    abc\n", PZ_ECONFIG, 2);
-	check_error("data:\n  cert: >+\n    abc\n", PZ_ECONFIG, 2);
-	check_error("list:\n- |\n  abc\n", PZ_ECONFIG, 2);
-	/* Anchors and aliases. */
+	/* Anchors and aliases, tags, merge keys, complex keys. */
 	check_error("base:\n  a: &anchor\n    b: c\n", PZ_ECONFIG, 2);
 	check_error("base:\n  a: &anchor 'v'\n", PZ_ECONFIG, 2);
 	check_error("other:\n  a: *anchor\n", PZ_ECONFIG, 2);
 	check_error("list:\n- &a 'x'\n", PZ_ECONFIG, 2);
 	check_error("list:\n- *a\n", PZ_ECONFIG, 2);
-	/* A second document. */
+	check_error("a: !!str x\n", PZ_ECONFIG, 1);
+	check_error("a:\n  <<: {b: 1}\n", PZ_ECONFIG, 2);
+	check_error("? a\n: b\n", PZ_ECONFIG, 1);
+	/* A second document, content after the end marker. */
 	check_error("a:\n  b: 'c'\n---\nd: 'e'\n", PZ_ECONFIG, 3);
-	check_error("a: 'b'\n...\n", PZ_ECONFIG, 2);
+	check_error("a: 'b'\n...\nc: d\n", PZ_ECONFIG, 2); /* at the marker */
 	/* Not a mapping line, bad quoting. */
-	check_error("a:\n  just text\n", PZ_ECONFIG, 2);
+	check_error("a:\n  b: 1\n  just text\n", PZ_ECONFIG, 3);
 	check_error("key:value\n", PZ_ECONFIG, 1);
 	check_error("a: 'open\n", PZ_ECONFIG, 1);
 	check_error("a: \"open\n", PZ_ECONFIG, 1);
-	check_error("a: \"\\x41\"\n", PZ_ECONFIG, 1);
+	check_error("a: \"\\x4g\"\n", PZ_ECONFIG, 1);
 	check_error("a: \"ends in \\\"\n", PZ_ECONFIG, 1);
 	check_error("'open key: v\n", PZ_ECONFIG, 1);
+	check_error("a: b: c\n", PZ_ECONFIG, 1);
 	/* Children under a key that already has a scalar. */
 	check_error("a: 'b'\n  c: 'd'\n", PZ_ECONFIG, 2);
+	/* Duplicate keys, at the top, in a block and in a flow mapping. */
+	check_error("a: 1\nb: 2\na: 3\n", PZ_ECONFIG, 3);
+	check_error("m:\n  x: 1\n  x: 1\n", PZ_ECONFIG, 3);
+	check_error("m: {x: 1,\n  \"x\": 2}\n", PZ_ECONFIG, 2);
+	/* Truncated files: a flow collection or a quoted string left open names where it opened. */
+	check_error("a: 1\nb: {c: [1, 2,\n", PZ_ECONFIG, 2);
+	check_error("{\"kind\": \"Config\",\n \"users\": [\n", PZ_ECONFIG, 2); /* the innermost */
+	check_error("a: 1\nb: \"abc\n\n", PZ_ECONFIG, 2);
+	/* Flow syntax errors. */
+	check_error("a: {b: 1 c: 2}\n", PZ_ECONFIG, 1);
+	check_error("a: [x, , y]\n", PZ_ECONFIG, 1);
+	check_error("a: [x: 1]\n", PZ_ECONFIG, 1);
+	check_error("a: {b: 1} junk\n", PZ_ECONFIG, 1);
+	check_error("{\"a\": 1} {\"b\": 2}\n", PZ_ECONFIG, 1);
+	/* Escapes: a NUL, \\L and \\P, a lone surrogate, bad hex. */
+	check_error("a: \"x\\0y\"\n", PZ_ECONFIG, 1);
+	check_error("a: \"\\u0000\"\n", PZ_ECONFIG, 1);
+	check_error("a: \"\\L\"\n", PZ_ECONFIG, 1);
+	check_error("a: \"\\P\"\n", PZ_ECONFIG, 1);
+	check_error("a: \"\\ud800\"\n", PZ_ECONFIG, 1);
+	check_error("a: \"\\udc00\\ud800\"\n", PZ_ECONFIG, 1);
+	check_error("a: \"\\u12\"\n", PZ_ECONFIG, 1);
+	/* The top level must be a mapping. */
+	check_error("- a\n- b\n", PZ_ECONFIG, 1);
+	check_error("[1, 2]\n", PZ_ECONFIG, 1);
+	check_error("just text\n", PZ_ECONFIG, 1);
+	/* Mis-indented items and keys. */
+	check_error("a:\n  - x\n  y: 1\n", PZ_ECONFIG, 3);
+	check_error("a:\n    b: 1\n  c: 2\n", PZ_ECONFIG, 3);
+}
+
+/* A raw NUL byte is refused with its line; the error text names the construct. */
+static void test_nul_and_messages(void)
+{
+	static const char doc[] = "a: 1\nb: x\0y\n";
+	char *buf = malloc(sizeof doc);
+	memcpy(buf, doc, sizeof doc);
+	CHECK_EQ_INT(yaml_parse(&y, buf, sizeof doc - 1), PZ_ECONFIG);
+	CHECK_EQ_INT(y.err_line, 2);
+	CHECK(y.err && strstr(y.err, "NUL"));
+	free(buf);
+	int rc;
+	buf = parse_doc("a:\n\tb: 1\n", 0, &rc);
+	CHECK(y.err && strstr(y.err, "tab"));
+	free(buf);
+	buf = parse_doc("a: {b: 1\n", 0, &rc);
+	CHECK(y.err && strstr(y.err, "never closed"));
+	free(buf);
+	buf = parse_doc("a: &x 1\n", 0, &rc);
+	CHECK(y.err && strstr(y.err, "anchors"));
+	free(buf);
+	buf = parse_doc("a: 1\n", 0, &rc);
+	CHECK(y.err == NULL && y.err_line == 0);
+	free(buf);
+}
+
+/* ---- flow style and JSON ---- */
+
+static void check_flow(int crlf)
+{
+	static const char doc[] =
+		"apiVersion: v1\n"
+		"clusters: [{name: local, cluster: {server: 'https://127.0.0.1:6443',\n"
+		"    certificate-authority: ca.pem}}]\n"
+		"contexts:\n"
+		"- context: {cluster: local, user: u}   # flow inside block\n"
+		"  name: local\n"
+		"current-context: local\n"
+		"users: [ { name: u, user: { token: abc } },\n"
+		"  # a comment inside a flow sequence\n"
+		"  {name: v, user: {}}, ]\n"
+		"empty_seq: []\n"
+		"nulls: {a: , b: null, c: ~, d: 'null', e}\n";
+	int rc, ctx, us;
+	char *buf = parse_doc(doc, crlf, &rc);
+
+	if (!parsed_ok("flow", crlf, rc)) {
+		free(buf);
+		return;
+	}
+	ctx = named("contexts", "local");
+	CHECK_EQ_STR(at(ctx, "context.cluster"), "local");
+	CHECK_EQ_STR(at(ctx, "context.user"), "u");
+	CHECK_EQ_STR(at(named("clusters", "local"), "cluster.server"), "https://127.0.0.1:6443");
+	CHECK_EQ_STR(at(named("clusters", "local"), "cluster.certificate-authority"), "ca.pem");
+	us = named("users", "u");
+	CHECK_EQ_STR(at(us, "user.token"), "abc");
+	CHECK_EQ_INT(count_items(yaml_get(&y, -1, "users")), 2);
+	CHECK_EQ_INT(yaml_kind(&y, yaml_get(&y, named("users", "v"), "user")), YAML_MAP);
+	CHECK_EQ_INT(yaml_kind(&y, yaml_get(&y, -1, "empty_seq")), YAML_SEQ);
+	CHECK_EQ_INT(count_items(yaml_get(&y, -1, "empty_seq")), 0);
+	int nulls = yaml_get(&y, -1, "nulls");
+	CHECK_EQ_INT(yaml_kind(&y, yaml_get(&y, nulls, "a")), YAML_NULL);
+	CHECK_EQ_INT(yaml_kind(&y, yaml_get(&y, nulls, "b")), YAML_NULL);
+	CHECK_EQ_INT(yaml_kind(&y, yaml_get(&y, nulls, "c")), YAML_NULL);
+	CHECK_EQ_STR(at(nulls, "d"), "null"); /* quoted: a string */
+	CHECK(yaml_get(&y, nulls, "e") >= 0 && yaml_kind(&y, yaml_get(&y, nulls, "e")) == YAML_NULL);
+	/* members in order */
+	int m = yaml_next_member(&y, nulls, -1), k = 0;
+	for (; m >= 0; m = yaml_next_member(&y, nulls, m))
+		k++;
+	CHECK_EQ_INT(k, 5);
+	CHECK_EQ_INT(y.node[yaml_get(&y, -1, "users")].line, 8);
+	free(buf);
+}
+
+static void test_flow_lf(void) { check_flow(0); }
+static void test_flow_crlf(void) { check_flow(1); }
+
+/* `kubectl config view --raw -o json`, escapes included. */
+static void check_json(int crlf)
+{
+	static const char doc[] =
+		"{\n"
+		"    \"kind\": \"Config\",\n"
+		"    \"apiVersion\": \"v1\",\n"
+		"    \"preferences\": {},\n"
+		"    \"clusters\": [\n"
+		"        {\n"
+		"            \"name\": \"kind-pizza\",\n"
+		"            \"cluster\": {\n"
+		"                \"server\": \"https://127.0.0.1:36443\",\n"
+		"                \"certificate-authority-data\": \"TFMwdExTMUNSVWRKVGlCRFJWSlV=\"\n"
+		"            }\n"
+		"        }\n"
+		"    ],\n"
+		"    \"users\": [\n"
+		"        {\n"
+		"            \"name\": \"u\",\n"
+		"            \"user\": {\n"
+		"                \"exec\": {\n"
+		"                    \"command\": \"aws\",\n"
+		"                    \"args\": [\"--region\", \"eu-west-1\", \"a\\/b\\u00e9\\ud83d\\ude00\\t\"],\n"
+		"                    \"env\": null,\n"
+		"                    \"provideClusterInfo\": false\n"
+		"                }\n"
+		"            }\n"
+		"        }\n"
+		"    ],\n"
+		"    \"contexts\": [],\n"
+		"    \"current-context\": \"kind-pizza\",\n"
+		"    \"extensions\": [{\"n\": 1.5e3, \"t\": true, \"x\": [[], {}, -2]}]\n"
+		"}\n";
+	int rc, us, args;
+	char *buf = parse_doc(doc, crlf, &rc);
+
+	if (!parsed_ok("JSON", crlf, rc)) {
+		free(buf);
+		return;
+	}
+	CHECK_EQ_STR(at(-1, "kind"), "Config");
+	CHECK_EQ_STR(at(-1, "current-context"), "kind-pizza");
+	CHECK_EQ_STR(at(named("clusters", "kind-pizza"), "cluster.server"), "https://127.0.0.1:36443");
+	us = named("users", "u");
+	CHECK_EQ_STR(at(us, "user.exec.command"), "aws");
+	args = yaml_get(&y, yaml_get(&y, yaml_get(&y, us, "user"), "exec"), "args");
+	CHECK_EQ_INT(count_items(args), 3);
+	int third = yaml_next_item(&y, args, yaml_next_item(&y, args, yaml_next_item(&y, args, -1)));
+	CHECK_EQ_STR(yaml_str(&y, third), "a/b\xc3\xa9\xf0\x9f\x98\x80\t");
+	CHECK_EQ_INT(yaml_kind(&y, yaml_get(&y, yaml_get(&y, yaml_get(&y, us, "user"), "exec"), "env")), YAML_NULL);
+	CHECK_EQ_STR(at(us, "user.exec.provideClusterInfo"), "false");
+	CHECK_EQ_INT(count_items(yaml_get(&y, -1, "contexts")), 0);
+	free(buf);
+}
+
+static void test_json_lf(void) { check_json(0); }
+static void test_json_crlf(void) { check_json(1); }
+
+/* Multi-line scalars: plain and quoted values folded, block scalars with their indicators. */
+static void check_multiline(int crlf)
+{
+	static const char doc[] =
+		"plain: first\n"
+		"  second\n"
+		"\n"
+		"  third\n"
+		"dq: \"one\n"
+		"   two \\\n"
+		"   three\"\n"
+		"sq: 'a\n"
+		"\n"
+		"  b'\n"
+		"lit: |\n"
+		"  line1\n"
+		"    indented\n"
+		"\n"
+		"  line3\n"
+		"fold: >-\n"
+		"  a\n"
+		"  b\n"
+		"\n"
+		"  c\n"
+		"keep: |+\n"
+		"  x\n"
+		"\n"
+		"strip: |-\n"
+		"  y\n"
+		"ind: |2\n"
+		"    z\n"
+		"list:\n"
+		"- |\n"
+		"  item\n"
+		"- >\n"
+		"  folded\n"
+		"  item\n"
+		"empty: |\n"
+		"last: end\n";
+	int rc;
+	char *buf = parse_doc(doc, crlf, &rc);
+
+	if (!parsed_ok("multi-line scalars", crlf, rc)) {
+		free(buf);
+		return;
+	}
+	CHECK_EQ_STR(at(-1, "plain"), "first second\nthird");
+	CHECK_EQ_STR(at(-1, "dq"), "one two three"); /* an escaped break keeps the blank before it */
+	CHECK_EQ_STR(at(-1, "sq"), "a\nb");
+	CHECK_EQ_STR(at(-1, "lit"), "line1\n  indented\n\nline3\n");
+	CHECK_EQ_STR(at(-1, "fold"), "a b\nc");
+	CHECK_EQ_STR(at(-1, "keep"), "x\n\n");
+	CHECK_EQ_STR(at(-1, "strip"), "y");
+	CHECK_EQ_STR(at(-1, "ind"), "  z\n");
+	int seq = yaml_get(&y, -1, "list");
+	CHECK_EQ_STR(yaml_str(&y, yaml_next_item(&y, seq, -1)), "item\n");
+	CHECK_EQ_STR(yaml_str(&y, yaml_next_item(&y, seq, yaml_next_item(&y, seq, -1))), "folded item\n");
+	CHECK_EQ_STR(at(-1, "empty"), "");
+	CHECK_EQ_STR(at(-1, "last"), "end");
+	free(buf);
+}
+
+static void test_multiline_lf(void) { check_multiline(0); }
+static void test_multiline_crlf(void) { check_multiline(1); }
+
+/* A byte order mark, "--- " with content, "..." at the end, escapes YAML has and JSON has not. */
+static void test_document_forms(void)
+{
+	int rc;
+	char *buf = parse_doc("\xef\xbb\xbf" "a: 1\n", 0, &rc);
+	CHECK_EQ_INT(rc, 1);
+	CHECK_EQ_STR(at(-1, "a"), "1");
+	free(buf);
+	buf = parse_doc("--- {a: 1, b: [2]}\n", 0, &rc);
+	CHECK_EQ_INT(rc, 3);
+	CHECK_EQ_STR(at(-1, "a"), "1");
+	free(buf);
+	buf = parse_doc("a: 1\n...\n# trailing comment\n", 0, &rc);
+	CHECK_EQ_INT(rc, 1);
+	free(buf);
+	buf = parse_doc("a: \"\\x41\\N\\_\\U0001F600\\e\"\n", 0, &rc);
+	CHECK_EQ_INT(rc, 1);
+	CHECK_EQ_STR(at(-1, "a"), "A\xc2\x85\xc2\xa0\xf0\x9f\x98\x80\x1b");
+	free(buf);
+	/* "key:value" with no space is a plain scalar in flow, a key in JSON style */
+	buf = parse_doc("a: {b:c, \"d\":e}\n", 0, &rc);
+	CHECK_EQ_INT(rc, 3);
+	CHECK(yaml_get(&y, yaml_get(&y, -1, "a"), "b:c") >= 0);
+	CHECK_EQ_STR(at(-1, "a.d"), "e");
+	free(buf);
 }
 
 /* YAML_NODES_MAX nodes fit; one more is PZ_ETOOBIG, with err_line on the node that did not fit. */
@@ -513,6 +771,14 @@ int main(void)
 	run("comment after a quoted scalar", test_comment_after_quoted);
 	run("no final newline", test_no_final_newline);
 	run("errors", test_errors);
+	run("NUL byte and messages", test_nul_and_messages);
+	run("flow style, LF", test_flow_lf);
+	run("flow style, CRLF", test_flow_crlf);
+	run("JSON, LF", test_json_lf);
+	run("JSON, CRLF", test_json_crlf);
+	run("multi-line scalars, LF", test_multiline_lf);
+	run("multi-line scalars, CRLF", test_multiline_crlf);
+	run("document forms", test_document_forms);
 	run("too many nodes", test_too_many_nodes);
 	run("too deep", test_too_deep);
 	return check_done("yaml");

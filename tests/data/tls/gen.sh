@@ -1,7 +1,7 @@
 #!/bin/sh
 # gen.sh - regenerates the TLS fixtures of tests/unit/test_tls.c and test_config.c (run once, from
 # this folder; the outputs are committed so the tests need no openssl). Nothing here is a secret:
-# these keys sign nothing but test fixtures. Validity does not matter: tls_cert_has_ip and
+# these keys sign nothing but test fixtures. Validity does not matter: tls_cert_info and
 # tls_creds_* never look at dates.
 set -eu
 cd "$(dirname "$0")"
@@ -54,7 +54,7 @@ openssl ec -in client-ec.key -out client-ec-sec1.key 2>/dev/null
 rm -f client-rsa.key client-ec.key server.key server-v4.key nosan.key nosan-ext.key ca.srl ca.key ca2.key
 chmod 644 ./*.key
 
-# DER copies for tls_cert_has_ip.
+# DER copies for tls_cert_info and the X.509 wrapper tests.
 for c in server server-v4 nosan nosan-ext; do
 	openssl x509 -in $c.pem -outform DER -out $c.der
 done

@@ -1,0 +1,242 @@
+/*
+ * events.c - the Event recorder (see events.h).
+ */
+#include "events.h"
+#include "json.h"
+#include "pz.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void events_init(struct events *e, struct kube_api *api, const char *host)
+{
+	/* e is static storage (zero): the cache, buckets and queue stay untouched until used */
+	e->head = e->len = 0;
+	e->api = api;
+	e->host = host;
+	kube_link_init(&e->link);
+}
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL; /* FNV-1a, 64 bit */
+	return h;
+}
+
+static uint64_t object_key(const struct table_slot *s)
+{
+	uint64_t h = mix(14695981039346656037ULL, s->ns, strlen(s->ns) + 1);
+	h = mix(h, s->name, strlen(s->name) + 1);
+	h = mix(h, s->o.uid, sizeof s->o.uid);
+	return h ? h : 1;
+}
+
+/* The spam filter: 1 when the object may have one more event now. */
+static int take_token(struct events *e, uint64_t object, int64_t now)
+{
+	struct event_bucket *b = NULL, *oldest = &e->bucket[0];
+	for (unsigned i = 0; i < EVENTS_OBJECTS_MAX; i++) {
+		if (e->bucket[i].object == object) {
+			b = &e->bucket[i];
+			break;
+		}
+		if (e->bucket[i].used_ms < oldest->used_ms)
+			oldest = &e->bucket[i];
+	}
+	if (!b) {
+		b = oldest;
+		b->object = object;
+		b->tokens = EVENTS_BURST;
+		b->refill_ms = now;
+	}
+	b->used_ms = now;
+	while (b->tokens < EVENTS_BURST && now - b->refill_ms >= EVENTS_REFILL_MS) {
+		b->tokens++;
+		b->refill_ms += EVENTS_REFILL_MS;
+	}
+	if (b->tokens == EVENTS_BURST)
+		b->refill_ms = now;
+	if (b->tokens == 0)
+		return 0;
+	b->tokens--;
+	return 1;
+}
+
+void events_record(struct events *e, const struct table_slot *s, enum event_type type, const char *reason,
+	const char *message, int64_t now)
+{
+	uint64_t object = object_key(s), key;
+	struct event_key_entry *c = NULL, *oldest = &e->cache[0];
+	struct event_pending *p;
+	unsigned i;
+
+	if (!take_token(e, object, now)) {
+		e->dropped_rate++;
+		return;
+	}
+	key = mix(object, &type, 1);
+	key = mix(key, reason, strlen(reason) + 1);
+	key = mix(key, message, strlen(message));
+	key = key ? key : 1;
+	for (i = 0; i < EVENTS_CACHE_MAX; i++) {
+		if (e->cache[i].key == key) {
+			c = &e->cache[i];
+			break;
+		}
+		if (e->cache[i].used_ms < oldest->used_ms)
+			oldest = &e->cache[i];
+	}
+	if (!c) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		c = oldest;
+		c->key = key;
+		c->count = 0;
+		c->first_wall = ts.tv_sec;
+		/* client-go names an Event <object>.<UnixNano in hex>: unique per object and time */
+		c->suffix = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	}
+	c->count++;
+	c->used_ms = now;
+	/* A repeat still waiting in the queue is sent once, with the final count. */
+	for (i = 0; i < e->len; i++)
+		if (e->queue[(e->head + i) % EVENTS_QUEUE_MAX].key == key)
+			return;
+	if (e->len == EVENTS_QUEUE_MAX) {
+		e->dropped_full++;
+		return;
+	}
+	p = &e->queue[(e->head + e->len++) % EVENTS_QUEUE_MAX];
+	p->key = key;
+	p->cache = (int)(c - e->cache);
+	p->type = (uint8_t)type;
+	p->reason = reason;
+	memcpy(p->ns, s->ns, sizeof p->ns);
+	memcpy(p->name, s->name, sizeof p->name);
+	memcpy(p->uid, s->o.uid, sizeof p->uid);
+	snprintf(p->message, sizeof p->message, "%s", message);
+}
+
+static void timestamp(char *out, size_t cap, int64_t wall)
+{
+	time_t t = (time_t)wall;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Starts the write for the queue's head: PATCH when the Event exists (count > 1), else POST. */
+static void start(struct events *e, int64_t now, int force_create)
+{
+	struct event_pending *p = &e->queue[e->head];
+	struct event_key_entry *c = &e->cache[p->cache];
+	char path[256], evname[TABLE_NAME_MAX + 20], first[80], last[80], uid[37];
+	struct timespec ts;
+	struct json_w w;
+	int n, rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(evname, sizeof evname, "%s.%llx", p->name, (unsigned long long)c->suffix);
+	timestamp(first, sizeof first, c->first_wall);
+	timestamp(last, sizeof last, ts.tv_sec);
+	json_w_init(&w, e->body, sizeof e->body);
+	json_w_obj(&w);
+	e->sending_patch = c->key == p->key && c->count > 1 && !force_create;
+	if (e->sending_patch) {
+		json_w_kint(&w, "count", c->count);
+		json_w_kstr(&w, "lastTimestamp", last);
+		json_w_close(&w);
+		snprintf(path, sizeof path, "/api/v1/namespaces/%s/events/%s", p->ns, evname);
+	} else {
+		order_uid_format(p->uid, uid);
+		json_w_kstr(&w, "apiVersion", "v1");
+		json_w_kstr(&w, "kind", "Event");
+		json_w_key(&w, "metadata");
+		json_w_obj(&w);
+		json_w_kstr(&w, "name", evname);
+		json_w_kstr(&w, "namespace", p->ns);
+		json_w_close(&w);
+		json_w_key(&w, "involvedObject");
+		json_w_obj(&w);
+		json_w_kstr(&w, "apiVersion", ORDER_API_VERSION);
+		json_w_kstr(&w, "kind", ORDER_KIND);
+		json_w_kstr(&w, "name", p->name);
+		json_w_kstr(&w, "namespace", p->ns);
+		json_w_kstr(&w, "uid", uid);
+		json_w_close(&w);
+		json_w_kstr(&w, "reason", p->reason);
+		json_w_kstr(&w, "message", p->message);
+		json_w_kstr(&w, "type", p->type == EVENT_WARNING ? "Warning" : "Normal");
+		json_w_kint(&w, "count", c->key == p->key ? c->count : 1);
+		json_w_kstr(&w, "firstTimestamp", first);
+		json_w_kstr(&w, "lastTimestamp", last);
+		json_w_key(&w, "source");
+		json_w_obj(&w);
+		json_w_kstr(&w, "component", ORDER_MANAGER);
+		json_w_kstr(&w, "host", e->host);
+		json_w_close(&w);
+		json_w_kstr(&w, "reportingComponent", ORDER_MANAGER);
+		json_w_kstr(&w, "reportingInstance", e->host);
+		json_w_close(&w);
+		snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", p->ns);
+	}
+	n = json_w_end(&w);
+	if (n < 0) {
+		e->failed++;
+		e->head = (e->head + 1) % EVENTS_QUEUE_MAX;
+		e->len--;
+		return;
+	}
+	rc = kube_link_start(&e->link, e->api, e->sending_patch ? "PATCH" : "POST", path,
+		e->sending_patch ? "application/merge-patch+json" : "application/json", e->body, (size_t)n, LINK_CALL,
+		e->out, sizeof e->out, 0, now);
+	if (rc < 0) {
+		e->failed++;
+		e->head = (e->head + 1) % EVENTS_QUEUE_MAX;
+		e->len--;
+	}
+	/* stepped by events_step when the loop sees the fd ready */
+}
+
+void events_step(struct events *e, int64_t now)
+{
+	int rc;
+	if (e->len == 0)
+		return;
+	if (!kube_link_busy(&e->link) && e->link.state != LINK_DONE) {
+		start(e, now, 0);
+		return;
+	}
+	rc = kube_link_step(&e->link, e->api, now);
+	if (rc == 0)
+		return;
+	if (rc > 0 && e->sending_patch && e->link.status == 404) {
+		/* the server expired it: create it again */
+		e->link.state = LINK_IDLE;
+		start(e, now, 1);
+		return;
+	}
+	if (rc > 0 && (e->link.status == 200 || e->link.status == 201)) {
+		if (e->sending_patch)
+			e->patched++;
+		else
+			e->created++;
+	} else {
+		e->failed++;
+	}
+	e->link.state = LINK_IDLE;
+	e->head = (e->head + 1) % EVENTS_QUEUE_MAX;
+	e->len--;
+}
+
+int events_fd(const struct events *e) { return kube_link_fd(&e->link); }
+short events_events(const struct events *e) { return kube_link_events(&e->link); }
+int64_t events_deadline(const struct events *e) { return kube_link_deadline(&e->link); }
+int events_pending(const struct events *e)
+{
+	return e->len > 0 && (!kube_link_busy(&e->link) || kube_link_pending(&e->link));
+}

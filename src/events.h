@@ -1,0 +1,92 @@
+/*
+ * events.h - Kubernetes Events on PizzaOrders, recorded the way client-go's recorder does, in fixed
+ * memory, on a link of their own, fire-and-forget.
+ *
+ *   - Aggregation (client-go's EventCorrelator): an event equal to a recent one (same object, type,
+ *     reason and message) is not a new object: the existing Event is PATCHed with count + 1 and a new
+ *     lastTimestamp. EVENTS_CACHE_MAX recent events are remembered (least recently used evicted);
+ *     an Event the server has expired (404 on PATCH) is created again.
+ *   - Rate limit per object (client-go's spam filter): a token bucket of EVENTS_BURST events,
+ *     refilled one per EVENTS_REFILL_MS, per involved object (EVENTS_OBJECTS_MAX buckets, LRU).
+ *   - Queue: at most EVENTS_QUEUE_MAX writes wait; a repeat of a queued event only bumps its count.
+ *     A full queue drops the event (counted). A failed write is counted and dropped: an Event never
+ *     fails, delays or retries a reconcile.
+ * One write is in flight at a time on the events link; the loop drives it (fd, events, deadline).
+ */
+#ifndef PZ_EVENTS_H
+#define PZ_EVENTS_H
+
+#include "kube.h"
+#include "order.h"
+#include "table.h"
+
+#include <stdint.h>
+
+/* client-go: LRU of 4096 aggregation keys; 256 covers the events of every order changing at once
+ * in a busy minute here, and an evicted key only means a new Event object instead of a count bump. */
+#define EVENTS_CACHE_MAX 256
+#define EVENTS_OBJECTS_MAX 256
+#define EVENTS_QUEUE_MAX 32
+/* client-go's EventSourceObjectSpamFilter defaults: burst 25, one token per 5 minutes. */
+#define EVENTS_BURST 25
+#define EVENTS_REFILL_MS 300000
+#define EVENTS_BODY_MAX 1536
+
+enum event_type { EVENT_NORMAL, EVENT_WARNING };
+
+struct event_key_entry {
+	uint64_t key;               /* aggregation key, 0 = free */
+	uint64_t suffix;            /* the Event's name is <order>.<suffix in hex> */
+	int64_t first_wall;         /* firstTimestamp (epoch s) */
+	int64_t used_ms;            /* LRU */
+	uint32_t count;
+};
+
+struct event_bucket {
+	uint64_t object;            /* object key, 0 = free */
+	int64_t refill_ms;
+	int64_t used_ms;
+	uint32_t tokens;
+};
+
+struct event_pending {
+	uint64_t key;
+	int cache;                  /* index in the cache */
+	uint8_t type;
+	const char *reason;         /* a string constant */
+	char ns[TABLE_NAME_MAX];
+	char name[TABLE_NAME_MAX];
+	uint8_t uid[16];
+	char message[ORDER_MESSAGE_MAX];
+};
+
+struct events {
+	struct kube_api *api;
+	const char *host;           /* source.host, reportingInstance */
+	struct event_key_entry cache[EVENTS_CACHE_MAX];
+	struct event_bucket bucket[EVENTS_OBJECTS_MAX];
+	struct event_pending queue[EVENTS_QUEUE_MAX];
+	unsigned head, len;         /* ring */
+	int sending_patch;          /* the write in flight is a PATCH of an existing Event */
+	struct kube_link link;
+	char body[EVENTS_BODY_MAX];
+	char out[256];
+	/* counters */
+	uint64_t created, patched, dropped_rate, dropped_full, failed;
+};
+
+void events_init(struct events *e, struct kube_api *api, const char *host);
+
+/* Records an event about the order in slot s (its namespace, name and uid). Never fails. */
+void events_record(struct events *e, const struct table_slot *s, enum event_type type, const char *reason,
+	const char *message, int64_t now);
+
+/* Sends the next queued write when the link is free, carries the one in flight forward. */
+void events_step(struct events *e, int64_t now);
+
+int events_fd(const struct events *e);
+short events_events(const struct events *e);
+int64_t events_deadline(const struct events *e);
+int events_pending(const struct events *e);
+
+#endif
