@@ -4,6 +4,7 @@
  * parse tree (yaml.h) are malloc'd, and wiped and freed before it returns. What must outlive it
  * (the exec plugin's description, its last result) is static.
  */
+#include "fmt.h"
 #include "config.h"
 #include "execcred.h"
 #include "json.h"
@@ -38,7 +39,7 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
+	pz_vsnprintf(err, cap, fmt, ap);
 	va_end(ap);
 	return PZ_ECONFIG;
 }
@@ -204,7 +205,7 @@ int config_parse_server(struct kube_api *api, const char *url)
 	memcpy(api->prefix, path, pl);
 	api->prefix[pl] = 0;
 	/* Host header: the authority as written, brackets kept for IPv6. */
-	if (snprintf(api->host_header, sizeof api->host_header, "%s%s%s%s%s", strchr(api->target.host, ':') ? "[" : "",
+	if (pz_snprintf(api->host_header, sizeof api->host_header, "%s%s%s%s%s", strchr(api->target.host, ':') ? "[" : "",
 		api->target.host, strchr(api->target.host, ':') ? "]" : "", port ? ":" : "", port ? api->target.port : "")
 		>= (int)sizeof api->host_header)
 		return PZ_ECONFIG;
@@ -214,7 +215,7 @@ int config_parse_server(struct kube_api *api, const char *url)
 int config_format_server(const struct kube_api *api, char *out, size_t cap)
 {
 	int v6 = strchr(api->target.host, ':') != NULL;
-	int n = snprintf(out, cap, "%s://%s%s%s:%s%s", api->target.use_tls ? "https" : "http", v6 ? "[" : "",
+	int n = pz_snprintf(out, cap, "%s://%s%s%s:%s%s", api->target.use_tls ? "https" : "http", v6 ? "[" : "",
 		api->target.host, v6 ? "]" : "", api->target.port, api->prefix);
 	return n < 0 || (size_t)n >= cap ? PZ_ETOOBIG : n;
 }
@@ -260,7 +261,7 @@ int config_parse_proxy(struct conn_proxy *px, const char *url, int from_env)
 		s++;
 	if (strncasecmp(s, "http://", 7) == 0)
 		s += 7;
-	else if (strstr(s, "://") || !from_env)
+	else if (pz_find(s, "://") || !from_env)
 		return PZ_ECONFIG; /* https://, socks5://, or a proxy-url without a scheme */
 	auth = s;
 	e = s + strcspn(s, "/?#");
@@ -313,7 +314,7 @@ int config_parse_proxy(struct conn_proxy *px, const char *url, int from_env)
 			explicit_bzero(pass, sizeof pass);
 			return PZ_ECONFIG;
 		}
-		int n = snprintf(cred, sizeof cred, "%s:%s", user, pass);
+		int n = pz_snprintf(cred, sizeof cred, "%s:%s", user, pass);
 		memcpy(px->authorization, "Basic ", 6);
 		base64_encode((const unsigned char *)cred, (size_t)n, px->authorization + 6);
 		explicit_bzero(user, sizeof user);
@@ -359,7 +360,7 @@ static int cidr_match(const char *entry, const unsigned char ip[16])
 	v4 = strchr(a, ':') == NULL;
 	if (!parse_ip(a, net))
 		return 0;
-	bits = strtol(slash + 1, &end, 10);
+	bits = pz_parse_long(slash + 1, &end);
 	if (end == slash + 1 || *end || bits < 0 || bits > (v4 ? 32 : 128))
 		return 0;
 	if (v4)
@@ -543,17 +544,17 @@ static int run_exec(struct kube_api *api, int64_t now, char *err, size_t cap)
 	exec_state.next_try_ms = now + CONFIG_EXEC_RETRY_MS; /* cleared below on a good credential */
 	memcpy(exec_stderr, exec_res.stderr_text, sizeof exec_stderr);
 	if (rc < 0) {
-		if (rc == PZ_ECONFIG && strstr(exec_res.err, "cannot be started") && plugin.install_hint)
-			snprintf(err, cap, "%s; %s", exec_res.err, plugin.install_hint);
+		if (rc == PZ_ECONFIG && pz_find(exec_res.err, "cannot be started") && plugin.install_hint)
+			pz_snprintf(err, cap, "%s; %s", exec_res.err, plugin.install_hint);
 		else
-			snprintf(err, cap, "%s", exec_res.err);
+			pz_snprintf(err, cap, "%s", exec_res.err);
 		execcred_wipe(&exec_res);
 		return rc;
 	}
 	if (exec_res.cert_len) {
 		rc = tls_creds_set_client_pem(&api->creds, exec_res.cert, exec_res.cert_len, exec_res.key, exec_res.key_len);
 		if (rc < 0) {
-			snprintf(err, cap, "exec plugin %s: its client certificate or key cannot be used "
+			pz_snprintf(err, cap, "exec plugin %s: its client certificate or key cannot be used "
 				"(PEM certificate; RSA or EC key)", plugin.argv[0]);
 			execcred_wipe(&exec_res);
 			return PZ_ECONFIG;
@@ -585,7 +586,7 @@ int config_refresh_credentials(struct kube_api *api, int64_t now_ms, int force)
 		api->token_read_ms = now_ms;
 		if (r < 0) {
 			rc = r;
-			snprintf(refresh_err, sizeof refresh_err, "token file %.300s: %s", api->token_file,
+			pz_snprintf(refresh_err, sizeof refresh_err, "token file %.300s: %s", api->token_file,
 				r == PZ_ECONFIG ? "empty, or holds a space, control or non-ASCII byte" : pz_strerror(r));
 		}
 	}
@@ -685,12 +686,12 @@ static int find_named(const struct kset *k, const char *list, const char *name, 
 	for (int fi = 0; fi < k->n; fi++) {
 		const struct kfile *f = &k->f[fi];
 		int seq = yaml_get(f->y, -1, list), rc;
-		snprintf(what, sizeof what, "\"%s\"", list);
+		pz_snprintf(what, sizeof what, "\"%s\"", list);
 		if ((rc = want_kind(f, seq, YAML_SEQ, what, err, cap)) < 0)
 			return rc;
 		for (int it = yaml_next_item(f->y, seq, -1); it >= 0; it = yaml_next_item(f->y, seq, it)) {
 			const char *n;
-			snprintf(what, sizeof what, "each item of \"%s\"", list);
+			pz_snprintf(what, sizeof what, "each item of \"%s\"", list);
 			if ((rc = want_kind(f, it, YAML_MAP, what, err, cap)) < 0)
 				return rc;
 			n = get(f->y, it, "name");
@@ -698,7 +699,7 @@ static int find_named(const struct kset *k, const char *list, const char *name, 
 				continue;
 			*file = fi;
 			*node = yaml_get(f->y, it, field);
-			snprintf(what, sizeof what, "%s \"%s\"", field, name);
+			pz_snprintf(what, sizeof what, "%s \"%s\"", field, name);
 			if ((rc = want_kind(f, *node, YAML_MAP, what, err, cap)) < 0)
 				return rc;
 			return 1;
@@ -720,12 +721,12 @@ static void list_names(const struct kset *k, const char *list, char *out, size_t
 			int w;
 			if (!n || o >= cap)
 				continue;
-			w = snprintf(out + o, cap - o, "%s\"%s\"", o ? ", " : "", n);
+			w = pz_snprintf(out + o, cap - o, "%s\"%s\"", o ? ", " : "", n);
 			o = w < 0 ? cap : o + (size_t)w;
 		}
 	}
 	if (!out[0])
-		snprintf(out, cap, "none");
+		pz_snprintf(out, cap, "none");
 }
 
 static int files_label(const struct kset *k, char *out, size_t cap)
@@ -733,7 +734,7 @@ static int files_label(const struct kset *k, char *out, size_t cap)
 	size_t o = 0;
 	out[0] = 0;
 	for (int i = 0; i < k->n && o < cap; i++) {
-		int w = snprintf(out + o, cap - o, "%s%s", i ? ":" : "", k->f[i].path);
+		int w = pz_snprintf(out + o, cap - o, "%s%s", i ? ":" : "", k->f[i].path);
 		o = w < 0 ? cap : o + (size_t)w;
 	}
 	return 0;
@@ -744,8 +745,8 @@ static int rel_path(char *out, size_t cap, const char *base_file, const char *p)
 {
 	const char *slash;
 	if (p[0] == '/' || !(slash = strrchr(base_file, '/')))
-		return snprintf(out, cap, "%s", p) < (int)cap ? 0 : PZ_ETOOBIG;
-	return snprintf(out, cap, "%.*s/%s", (int)(slash - base_file), base_file, p) < (int)cap ? 0 : PZ_ETOOBIG;
+		return pz_snprintf(out, cap, "%s", p) < (int)cap ? 0 : PZ_ETOOBIG;
+	return pz_snprintf(out, cap, "%.*s/%s", (int)(slash - base_file), base_file, p) < (int)cap ? 0 : PZ_ETOOBIG;
 }
 
 /* Loads PEM bytes either from a -data (base64) value or from a file. *out is malloc'd with
@@ -1105,10 +1106,10 @@ static int load_in_cluster(struct kube_api *api, const char *sa_dir, char *err, 
 
 	if (!port || !*port)
 		port = "443";
-	snprintf(url, sizeof url, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
+	pz_snprintf(url, sizeof url, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
 	if (config_parse_server(api, url) < 0)
 		return fail(err, cap, "in-cluster: bad KUBERNETES_SERVICE_HOST/PORT");
-	snprintf(path, sizeof path, "%s/ca.crt", sa_dir);
+	pz_snprintf(path, sizeof path, "%s/ca.crt", sa_dir);
 	n = read_file(path, &pem);
 	if (n < 0)
 		return fail(err, cap, "in-cluster: %s: %s", path, pz_strerror((int)n));
@@ -1116,7 +1117,7 @@ static int load_in_cluster(struct kube_api *api, const char *sa_dir, char *err, 
 	wipe_free(pem, (size_t)n + 1);
 	if (rc < 0)
 		return rc;
-	snprintf(api->token_file, sizeof api->token_file, "%s/token", sa_dir);
+	pz_snprintf(api->token_file, sizeof api->token_file, "%s/token", sa_dir);
 	rc = read_token_file(api, api->token_file);
 	if (rc < 0)
 		return fail(err, cap, "in-cluster: %s: %s", api->token_file,
@@ -1135,7 +1136,7 @@ int config_load(struct kube_api *api, const struct config_source *src, char *ori
 	memset(&exec_state, 0, sizeof exec_state);
 	exec_stderr[0] = refresh_err[0] = 0;
 	if (src->kubeconfig) {
-		snprintf(origin, origin_cap, "kubeconfig %s", src->kubeconfig);
+		pz_snprintf(origin, origin_cap, "kubeconfig %s", src->kubeconfig);
 		return load_files(api, &src->kubeconfig, 1, src->context, err, err_cap);
 	}
 	if (env && *env) {
@@ -1157,11 +1158,11 @@ int config_load(struct kube_api *api, const struct config_source *src, char *ori
 		}
 		if (n) {
 			for (int i = 0; i < n && o < origin_cap; i++) {
-				int w = snprintf(origin + o, origin_cap - o, "%s%s", i ? ":" : "kubeconfig ", list[i]);
+				int w = pz_snprintf(origin + o, origin_cap - o, "%s%s", i ? ":" : "kubeconfig ", list[i]);
 				o = w < 0 ? origin_cap : o + (size_t)w;
 			}
 			if (o < origin_cap)
-				snprintf(origin + o, origin_cap - o, " (KUBECONFIG%s)", n > 1 ? ", merged" : "");
+				pz_snprintf(origin + o, origin_cap - o, " (KUBECONFIG%s)", n > 1 ? ", merged" : "");
 			rc = load_files(api, list, n, src->context, err, err_cap);
 			free(copy);
 			return rc;
@@ -1169,12 +1170,12 @@ int config_load(struct kube_api *api, const struct config_source *src, char *ori
 		free(copy);
 	}
 	if (getenv("KUBERNETES_SERVICE_HOST") && *getenv("KUBERNETES_SERVICE_HOST")) {
-		snprintf(origin, origin_cap, "in-cluster service account %s", src->sa_dir);
+		pz_snprintf(origin, origin_cap, "in-cluster service account %s", src->sa_dir);
 		return load_in_cluster(api, src->sa_dir, err, err_cap);
 	}
-	if (home && snprintf(path, sizeof path, "%s/.kube/config", home) < (int)sizeof path && access(path, R_OK) == 0) {
+	if (home && pz_snprintf(path, sizeof path, "%s/.kube/config", home) < (int)sizeof path && access(path, R_OK) == 0) {
 		const char *one = path;
-		snprintf(origin, origin_cap, "kubeconfig %s", path);
+		pz_snprintf(origin, origin_cap, "kubeconfig %s", path);
 		return load_files(api, &one, 1, src->context, err, err_cap);
 	}
 	return fail(err, err_cap, "no configuration: pass --kubeconfig, set KUBECONFIG, or run in a cluster");

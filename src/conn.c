@@ -3,6 +3,7 @@
  * BearSSL's engine is a state machine driven by _buf()/_ack() pairs; this file moves bytes between
  * it and the socket without ever waiting. br_sslio is not used: it blocks.
  */
+#include "fmt.h"
 #include "conn.h"
 #include "pz.h"
 
@@ -113,7 +114,7 @@ static int fail(struct conn *c, int rc)
 static int proxy_request(struct conn *c, const struct conn_target *t)
 {
 	int v6 = strchr(t->host, ':') != NULL;
-	int n = snprintf(c->proxy_buf, sizeof c->proxy_buf,
+	int n = pz_snprintf(c->proxy_buf, sizeof c->proxy_buf,
 		"CONNECT %s%s%s:%s HTTP/1.1\r\nHost: %s%s%s:%s\r\n%s%s%sUser-Agent: pizza-controller\r\n\r\n",
 		v6 ? "[" : "", t->host, v6 ? "]" : "", t->port, v6 ? "[" : "", t->host, v6 ? "]" : "", t->port,
 		t->proxy.authorization[0] ? "Proxy-Authorization: " : "", t->proxy.authorization,
@@ -181,7 +182,7 @@ static int proxy_step(struct conn *c, const struct conn_target *t)
 			return fail(c, -ECONNRESET);
 		c->proxy_len = (uint16_t)(c->proxy_len + rc);
 		c->proxy_buf[c->proxy_len] = 0;
-		end = strstr(c->proxy_buf, "\r\n\r\n");
+		end = (char *)pz_find(c->proxy_buf, "\r\n\r\n");
 		if (!end)
 			continue;
 		if (end + 4 != c->proxy_buf + c->proxy_len)

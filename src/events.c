@@ -1,6 +1,7 @@
 /*
  * events.c - the Event recorder (see events.h).
  */
+#include "fmt.h"
 #include "events.h"
 #include "json.h"
 #include "pz.h"
@@ -117,7 +118,7 @@ void events_record(struct events *e, const struct table_slot *s, enum event_type
 	memcpy(p->ns, s->ns, sizeof p->ns);
 	memcpy(p->name, s->name, sizeof p->name);
 	memcpy(p->uid, s->o.uid, sizeof p->uid);
-	snprintf(p->message, sizeof p->message, "%s", message);
+	pz_snprintf(p->message, sizeof p->message, "%s", message);
 }
 
 static void timestamp(char *out, size_t cap, int64_t wall)
@@ -125,7 +126,7 @@ static void timestamp(char *out, size_t cap, int64_t wall)
 	time_t t = (time_t)wall;
 	struct tm tm;
 	gmtime_r(&t, &tm);
-	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	pz_snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
@@ -140,7 +141,7 @@ static void start(struct events *e, int64_t now, int force_create)
 	int n, rc;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(evname, sizeof evname, "%s.%llx", p->name, (unsigned long long)c->suffix);
+	pz_snprintf(evname, sizeof evname, "%s.%llx", p->name, (unsigned long long)c->suffix);
 	timestamp(first, sizeof first, c->first_wall);
 	timestamp(last, sizeof last, ts.tv_sec);
 	json_w_init(&w, e->body, sizeof e->body);
@@ -150,7 +151,7 @@ static void start(struct events *e, int64_t now, int force_create)
 		json_w_kint(&w, "count", c->count);
 		json_w_kstr(&w, "lastTimestamp", last);
 		json_w_close(&w);
-		snprintf(path, sizeof path, "/api/v1/namespaces/%s/events/%s", p->ns, evname);
+		pz_snprintf(path, sizeof path, "/api/v1/namespaces/%s/events/%s", p->ns, evname);
 	} else {
 		order_uid_format(p->uid, uid);
 		json_w_kstr(&w, "apiVersion", "v1");
@@ -182,7 +183,7 @@ static void start(struct events *e, int64_t now, int force_create)
 		json_w_kstr(&w, "reportingComponent", ORDER_MANAGER);
 		json_w_kstr(&w, "reportingInstance", e->host);
 		json_w_close(&w);
-		snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", p->ns);
+		pz_snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", p->ns);
 	}
 	n = json_w_end(&w);
 	if (n < 0) {

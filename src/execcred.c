@@ -3,6 +3,7 @@
  * deadline, kill the process group when the deadline passes or the output is too large, then
  * parse the ExecCredential with jsmn.
  */
+#include "fmt.h"
 #include "execcred.h"
 #include "json.h"
 #include "pz.h"
@@ -25,7 +26,7 @@ static jsmntok_t toks[EXECCRED_TOKENS];
 
 static int failf(struct execcred_result *r, int code, const char *fmt, const char *a, long b)
 {
-	snprintf(r->err, sizeof r->err, fmt, a, b);
+	pz_snprintf(r->err, sizeof r->err, fmt, a, b);
 	return code;
 }
 
@@ -244,7 +245,7 @@ static void child(const struct execcred_plugin *p, int out_fd, int err_fd)
 	execvp(p->argv[0], (char *const *)p->argv);
 	{
 		/* for the parent's message; the command name is configuration, not a secret */
-		const char *e = strerror(errno);
+		const char *e = pz_strerror(-errno);
 		if (write(2, e, strlen(e)) < 0)
 			_exit(127);
 	}
@@ -352,7 +353,7 @@ int execcred_run(const struct execcred_plugin *p, struct execcred_result *r)
 		if (rc < 0 && strncmp(r->err, "exec plugin ", 12) != 0) {
 			char why[sizeof r->err];
 			memcpy(why, r->err, sizeof why);
-			snprintf(r->err, sizeof r->err, "exec plugin %.60s: %.180s", cmd, why);
+			pz_snprintf(r->err, sizeof r->err, "exec plugin %.60s: %.180s", cmd, why);
 		}
 	}
 	execcred_redact(r->stderr_text, rc == 0 ? r->token : NULL);

@@ -3,6 +3,7 @@
  * Only what the Kubernetes API server sends is accepted: status line, headers, then a body framed by
  * Content-Length, chunked encoding or connection close. Anything else is PZ_EHTTP.
  */
+#include "fmt.h"
 #include "http.h"
 #include "pz.h"
 
@@ -322,7 +323,7 @@ int http_req_head(char *buf, size_t cap, const char *method, const char *host, c
 	for (const char *p = path; *p; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
 			return PZ_EHTTP;
-	int n = snprintf(buf, cap,
+	int n = pz_snprintf(buf, cap,
 		"%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: pizza-controller/" PZ_VERSION "\r\n"
 		"Accept: application/json\r\n%s%s%s",
 		method, prefix, path, host, token ? "Authorization: Bearer " : "", token ? token : "",
@@ -331,10 +332,10 @@ int http_req_head(char *buf, size_t cap, const char *method, const char *host, c
 		return PZ_ETOOBIG;
 	int m;
 	if (ctype)
-		m = snprintf(buf + n, cap - (size_t)n, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+		m = pz_snprintf(buf + n, cap - (size_t)n, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
 			ctype, body_len);
 	else
-		m = snprintf(buf + n, cap - (size_t)n, "\r\n");
+		m = pz_snprintf(buf + n, cap - (size_t)n, "\r\n");
 	if (m < 0 || (size_t)m >= cap - (size_t)n)
 		return PZ_ETOOBIG;
 	return n + m;

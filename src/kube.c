@@ -17,7 +17,7 @@ int kube_api_resolve(struct kube_api *api)
 {
 	const char *host = api->target.proxy.set ? api->target.proxy.host : api->target.host;
 	const char *port = api->target.proxy.set ? api->target.proxy.port : api->target.port;
-	int n = resolve_host(host, (uint16_t)strtol(port, NULL, 10), api->addr, api->addr_len, KUBE_ADDRS_MAX,
+	int n = resolve_host(host, (uint16_t)pz_parse_long(port, NULL), api->addr, api->addr_len, KUBE_ADDRS_MAX,
 		NULL, pz_now_ms() + RESOLVE_WAIT_MS);
 
 	if (n < 0)

@@ -1,6 +1,7 @@
 /*
  * lease.c - leader election on a Lease (see lease.h).
  */
+#include "fmt.h"
 #include "lease.h"
 #include "pz.h"
 
@@ -13,8 +14,8 @@ void lease_init(struct lease *l, const struct lease_config *cfg, const char *ide
 	memset(l, 0, offsetof(struct lease, link));
 	l->cfg = *cfg;
 	l->state = LEASE_CANDIDATE;
-	snprintf(l->identity, sizeof l->identity, "%s", identity);
-	snprintf(l->path, sizeof l->path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", cfg->namespace,
+	pz_snprintf(l->identity, sizeof l->identity, "%s", identity);
+	pz_snprintf(l->path, sizeof l->path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", cfg->namespace,
 		cfg->name);
 	kube_link_init(&l->link);
 }
@@ -26,7 +27,7 @@ static void micro_time(char *out, size_t cap)
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	pz_snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
 }
 
@@ -135,7 +136,7 @@ static int read_done(struct lease *l, struct kube_api *api, int64_t now)
 		n = body(l, "", "", 0);
 		if (n < 0)
 			return fail(l, n, 0);
-		snprintf(ns_path, sizeof ns_path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases", l->cfg.namespace);
+		pz_snprintf(ns_path, sizeof ns_path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases", l->cfg.namespace);
 		return start(l, api, LEASE_OP_CREATE, "POST", ns_path, "application/json", (size_t)n, now);
 	}
 	if (st != 200)
@@ -153,7 +154,7 @@ static int read_done(struct lease *l, struct kube_api *api, int64_t now)
 	if (json_str(&d, json_path(&d, 0, "spec.acquireTime"), acquire, sizeof acquire) < 0)
 		acquire[0] = 0;
 	json_int(&d, json_path(&d, 0, "spec.leaseTransitions"), &transitions);
-	snprintf(l->holder, sizeof l->holder, "%s", holder);
+	pz_snprintf(l->holder, sizeof l->holder, "%s", holder);
 	lease_observe(l, holder, renew, now);
 	v = lease_decide(l, 1, holder, now);
 	if (v == LEASE_YIELD)
@@ -210,7 +211,7 @@ int lease_step(struct lease *l, struct kube_api *api, int64_t now)
 			return fail(l, PZ_ESTATUS, st);
 		l->op = LEASE_OP_NONE;
 		l->renewed_ms = l->write_ms;
-		snprintf(l->holder, sizeof l->holder, "%s", l->identity);
+		pz_snprintf(l->holder, sizeof l->holder, "%s", l->identity);
 		l->seen_ms = 0; /* our own write: the next read re-arms the observation */
 		if (!was_leader) {
 			l->state = LEASE_LEADER;

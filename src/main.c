@@ -9,6 +9,7 @@
  * A step does what its socket allows and returns; the watch reader yields after WATCH_STEP_BYTES.
  * So probes are answered, and the Lease renewed, within one turn whatever the API server does.
  */
+#include "fmt.h"
 #include "config.h"
 #include "events.h"
 #include "flags.h"
@@ -104,7 +105,7 @@ static void on_signal(int sig) { stop_signal = sig; }
 static int parse_count(const char *s, long min, long max, long *out)
 {
 	char *end;
-	long v = strtol(s, &end, 10);
+	long v = pz_parse_long(s, &end);
 	if (end == s || *end || v < min || v > max)
 		return -1;
 	*out = v;
@@ -129,18 +130,18 @@ static int serve(void *arg, const char *path, char *body, size_t cap, size_t *le
 			int64_t silent = now - w->last_data_ms;
 			if (w->state == WATCH_STREAM && silent > (int64_t)w->timeout_s * 1000 &&
 			    ctl.api.last_answer_ms > w->last_data_ms + (int64_t)w->timeout_s * 1000) {
-				*len = (size_t)snprintf(body, cap, "watch %s connected but silent for %lld s while the API "
+				*len = (size_t)pz_snprintf(body, cap, "watch %s connected but silent for %lld s while the API "
 					"server answers other calls\n", w->resource, (long long)(silent / 1000));
 				return 500;
 			}
 		}
-		*len = (size_t)snprintf(body, cap, "ok\n");
+		*len = (size_t)pz_snprintf(body, cap, "ok\n");
 		return 200;
 	}
 	if (strcmp(path, "/readyz") == 0) {
 		int standby = ctl.leader_elect && ctl.lease.state != LEASE_LEADER;
 		int ready = standby || (ctl.orders.synced && ctl.pods.synced);
-		*len = (size_t)snprintf(body, cap, standby ? "standby (not the leader)\n" :
+		*len = (size_t)pz_snprintf(body, cap, standby ? "standby (not the leader)\n" :
 			ready ? "ok\n" : "waiting for the initial list\n");
 		return ready ? 200 : 503;
 	}
@@ -154,7 +155,7 @@ static int serve(void *arg, const char *path, char *body, size_t cap, size_t *le
 		return PZ_ETOOBIG; /* the server calls again with its page buffer */
 	body += m;
 	cap -= (size_t)m;
-	n = snprintf(body, cap,
+	n = pz_snprintf(body, cap,
 		"# HELP pizza_orders_tracked Orders held in the reconcile table.\n# TYPE pizza_orders_tracked gauge\n"
 		"pizza_orders_tracked %u\n"
 		"# HELP pizza_table_capacity Slots reserved at start-up (--max-orders).\n# TYPE pizza_table_capacity gauge\n"
@@ -698,15 +699,15 @@ int main(int argc, char **argv)
 	jsmntok_t *tok = (jsmntok_t *)(void *)(bufs + 3 * (size_t)max_obj);
 
 	if (ns)
-		snprintf(path, sizeof path, "/apis/" ORDER_API_VERSION "/namespaces/%s/pizzaorders", ns);
+		pz_snprintf(path, sizeof path, "/apis/" ORDER_API_VERSION "/namespaces/%s/pizzaorders", ns);
 	else
-		snprintf(path, sizeof path, "/apis/" ORDER_API_VERSION "/pizzaorders");
+		pz_snprintf(path, sizeof path, "/apis/" ORDER_API_VERSION "/pizzaorders");
 	watch_init(&ctl.orders, "pizzaorders", path, NULL, (char *)bufs, (size_t)max_obj, tok, (unsigned)ntok,
 		&sync_order_handler, &ctl.sync);
 	if (ns)
-		snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
+		pz_snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
 	else
-		snprintf(path, sizeof path, "/api/v1/pods");
+		pz_snprintf(path, sizeof path, "/api/v1/pods");
 	kube_query_escape(sel, sizeof sel, ORDER_LABEL_MANAGED "=" ORDER_MANAGER);
 	watch_init(&ctl.pods, "pods", path, sel, (char *)bufs + max_obj, (size_t)max_obj, tok, (unsigned)ntok,
 		&sync_pod_handler, &ctl.sync);
@@ -734,7 +735,7 @@ int main(int argc, char **argv)
 			/* the namespace we run in, as controller-runtime does; outside a cluster, ours */
 			char f[300];
 			int fd, k = 0;
-			snprintf(f, sizeof f, "%s/namespace", src.sa_dir);
+			pz_snprintf(f, sizeof f, "%s/namespace", src.sa_dir);
 			fd = open(f, O_RDONLY | O_CLOEXEC);
 			if (fd >= 0) {
 				k = (int)read(fd, lease_ns, sizeof lease_ns - 1);
@@ -746,7 +747,7 @@ int main(int argc, char **argv)
 			lcfg.namespace = k > 0 ? lease_ns : "pizza-system";
 		}
 		gethostname(host, sizeof host - 1); /* the Pod's name in a cluster */
-		snprintf(identity, sizeof identity, "%s_%08x", host, (unsigned)pz_rand());
+		pz_snprintf(identity, sizeof identity, "%s_%08x", host, (unsigned)pz_rand());
 		lease_init(&ctl.lease, &lcfg, identity);
 	}
 
@@ -773,7 +774,7 @@ int main(int argc, char **argv)
 		char mhost[300];
 		struct metrics_info mi = { "pizzaorder", ctl.leader_elect ? lcfg.name : NULL, mhost, PZ_VERSION,
 			PZ_REVISION, (unsigned)workers };
-		snprintf(mhost, sizeof mhost, strchr(ctl.api.target.host, ':') ? "[%s]:%s" : "%s:%s", ctl.api.target.host,
+		pz_snprintf(mhost, sizeof mhost, strchr(ctl.api.target.host, ':') ? "[%s]:%s" : "%s:%s", ctl.api.target.host,
 			ctl.api.target.port);
 		if (metrics_init(&mi) < 0) {
 			log_begin(LOG_ERROR, "metrics labels refused");
@@ -791,7 +792,7 @@ int main(int argc, char **argv)
 	log_str("tls_name", ctl.api.target.name.is_ip ? "(ip-san)" : ctl.api.target.name.dns);
 	if (ctl.api.target.proxy.set) {
 		char px[300];
-		snprintf(px, sizeof px, strchr(ctl.api.target.proxy.host, ':') ? "http://[%s]:%s" : "http://%s:%s",
+		pz_snprintf(px, sizeof px, strchr(ctl.api.target.proxy.host, ':') ? "http://[%s]:%s" : "http://%s:%s",
 			ctl.api.target.proxy.host, ctl.api.target.proxy.port);
 		log_str("proxy", px);
 	}

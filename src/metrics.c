@@ -7,6 +7,7 @@
  * strconv prints for controller-runtime's float bounds, so a selector on le="0.005" still matches.
  * Numbers are printed with a 20-digit integer formatter: no libc float code, no snprintf.
  */
+#include "fmt.h"
 #include "metrics.h"
 #include "pz.h"
 

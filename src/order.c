@@ -1,6 +1,7 @@
 /*
  * order.c - the PizzaOrder rules (see order.h). No I/O here.
  */
+#include "fmt.h"
 #include "order.h"
 #include "pz.h"
 
@@ -211,25 +212,25 @@ void order_validate(const struct json_doc *d, int spec, struct order_state *st)
 void order_spec_message(const struct order_state *st, char *out, size_t cap)
 {
 	switch (st->spec_err) {
-	case SPEC_MISSING: snprintf(out, cap, "spec is missing"); break;
-	case SPEC_NO_SIZE: snprintf(out, cap, "spec.size is required"); break;
-	case SPEC_BAD_SIZE: snprintf(out, cap, "spec.size must be one of small, medium, large"); break;
-	case SPEC_TOPPINGS_TYPE: snprintf(out, cap, "spec.toppings must be a list of strings"); break;
+	case SPEC_MISSING: pz_snprintf(out, cap, "spec is missing"); break;
+	case SPEC_NO_SIZE: pz_snprintf(out, cap, "spec.size is required"); break;
+	case SPEC_BAD_SIZE: pz_snprintf(out, cap, "spec.size must be one of small, medium, large"); break;
+	case SPEC_TOPPINGS_TYPE: pz_snprintf(out, cap, "spec.toppings must be a list of strings"); break;
 	case SPEC_TOO_MANY:
-		snprintf(out, cap, "spec.toppings has %u entries, at most %d are allowed", st->err_a, ORDER_TOPPINGS_MAX);
+		pz_snprintf(out, cap, "spec.toppings has %u entries, at most %d are allowed", st->err_a, ORDER_TOPPINGS_MAX);
 		break;
 	case SPEC_BAD_TOPPING:
-		snprintf(out, cap, "spec.toppings[%u] must be 1-%d characters of a-z, 0-9 and '-', starting with a letter",
+		pz_snprintf(out, cap, "spec.toppings[%u] must be 1-%d characters of a-z, 0-9 and '-', starting with a letter",
 			st->err_a, ORDER_TOPPING_LEN_MAX);
 		break;
 	case SPEC_DUPLICATE:
-		snprintf(out, cap, "spec.toppings[%u] repeats spec.toppings[%u]", st->err_a, st->err_b);
+		pz_snprintf(out, cap, "spec.toppings[%u] repeats spec.toppings[%u]", st->err_a, st->err_b);
 		break;
 	case SPEC_SIZE_LIMIT:
-		snprintf(out, cap, "a %s pizza holds at most %u toppings, this order has %u",
+		pz_snprintf(out, cap, "a %s pizza holds at most %u toppings, this order has %u",
 			order_size_name(st->size), st->err_b, st->err_a);
 		break;
-	default: snprintf(out, cap, "spec is valid"); break;
+	default: pz_snprintf(out, cap, "spec is valid"); break;
 	}
 }
 
@@ -353,7 +354,7 @@ static void want(struct order_decision *dc, const struct table_slot *s, uint8_t 
 	dc->phase = phase;
 	dc->ready = ready;
 	dc->reason = reason;
-	snprintf(oven, sizeof oven, "%s%s", with_pod ? s->name : "", with_pod ? ORDER_POD_SUFFIX : "");
+	pz_snprintf(oven, sizeof oven, "%s%s", with_pod ? s->name : "", with_pod ? ORDER_POD_SUFFIX : "");
 	dc->hash = status_digest(phase_names[phase], reason, dc->message, oven, s->o.generation, ready);
 	dc->write_status = dc->hash != s->o.status_hash;
 }
@@ -362,7 +363,7 @@ void order_decide_error(const struct table_slot *s, const char *message, struct 
 {
 	uint8_t phase = s->o.status_phase != PHASE_NONE ? s->o.status_phase : PHASE_PENDING;
 	dc->action = ACT_NONE;
-	snprintf(dc->message, sizeof dc->message, "%s", message);
+	pz_snprintf(dc->message, sizeof dc->message, "%s", message);
 	/* The oven name stays as last written: an error says nothing new about the Pod. */
 	want(dc, s, phase, 1, "ReconcileError", phase != PHASE_FAILED || s->o.pod_phase != POD_NONE);
 }
@@ -387,7 +388,7 @@ void order_decide(const struct table_slot *s, struct order_decision *dc)
 		/* Baked for an older generation, or left by a deleted order of the same name. */
 		if (!o->pod_deleting)
 			dc->action = ACT_DELETE_POD;
-		snprintf(dc->message, sizeof dc->message, "replacing the oven Pod for generation %lld",
+		pz_snprintf(dc->message, sizeof dc->message, "replacing the oven Pod for generation %lld",
 			(long long)o->generation);
 		want(dc, s, PHASE_PENDING, 1, "Rebaking", 1);
 		return;
@@ -403,31 +404,31 @@ void order_decide(const struct table_slot *s, struct order_decision *dc)
 			return;
 		}
 		dc->action = ACT_CREATE_POD;
-		snprintf(dc->message, sizeof dc->message, "waiting for the oven Pod to start");
+		pz_snprintf(dc->message, sizeof dc->message, "waiting for the oven Pod to start");
 		want(dc, s, PHASE_PENDING, 1, "OvenPending", 1);
 		return;
 	}
 	switch (o->pod_phase) {
 	case POD_PENDING:
-		snprintf(dc->message, sizeof dc->message, "waiting for the oven Pod to start");
+		pz_snprintf(dc->message, sizeof dc->message, "waiting for the oven Pod to start");
 		want(dc, s, PHASE_PENDING, 1, "OvenPending", 1);
 		break;
 	case POD_RUNNING:
-		snprintf(dc->message, sizeof dc->message, "baking a %s pizza with %u topping%s",
+		pz_snprintf(dc->message, sizeof dc->message, "baking a %s pizza with %u topping%s",
 			order_size_name(o->size), o->ntoppings, o->ntoppings == 1 ? "" : "s");
 		want(dc, s, PHASE_BAKING, 1, "Baking", 1);
 		break;
 	case POD_SUCCEEDED:
-		snprintf(dc->message, sizeof dc->message, "baked a %s pizza with %u topping%s",
+		pz_snprintf(dc->message, sizeof dc->message, "baked a %s pizza with %u topping%s",
 			order_size_name(o->size), o->ntoppings, o->ntoppings == 1 ? "" : "s");
 		want(dc, s, PHASE_READY, 2, "Baked", 1);
 		break;
 	case POD_FAILED:
-		snprintf(dc->message, sizeof dc->message, "oven Pod failed; change the order to bake again");
+		pz_snprintf(dc->message, sizeof dc->message, "oven Pod failed; change the order to bake again");
 		want(dc, s, PHASE_FAILED, 1, "OvenFailed", 1);
 		break;
 	default:
-		snprintf(dc->message, sizeof dc->message, "oven Pod state is unknown");
+		pz_snprintf(dc->message, sizeof dc->message, "oven Pod state is unknown");
 		want(dc, s, PHASE_PENDING, 1, "OvenUnknown", 1);
 		break;
 	}
@@ -463,10 +464,10 @@ int order_pod_body(struct json_w *w, const struct table_slot *s, const char *top
 {
 	char pod[TABLE_NAME_MAX + 8], uid[37], gen[24], secs[16];
 
-	snprintf(pod, sizeof pod, "%s" ORDER_POD_SUFFIX, s->name);
+	pz_snprintf(pod, sizeof pod, "%s" ORDER_POD_SUFFIX, s->name);
 	order_uid_format(s->o.uid, uid);
-	snprintf(gen, sizeof gen, "%lld", (long long)s->o.generation);
-	snprintf(secs, sizeof secs, "%d", oven->bake_seconds[s->o.size]);
+	pz_snprintf(gen, sizeof gen, "%lld", (long long)s->o.generation);
+	pz_snprintf(secs, sizeof secs, "%d", oven->bake_seconds[s->o.size]);
 	json_w_obj(w);
 	kv(w, "apiVersion", "v1");
 	kv(w, "kind", "Pod");
@@ -577,9 +578,9 @@ int order_status_patch(struct json_w *w, const struct table_slot *s, const struc
 	if (s->o.ready_status == dc->ready && s->o.ready_since > 0)
 		when = (time_t)s->o.ready_since;
 	gmtime_r(&when, &tm);
-	snprintf(ltt, sizeof ltt, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	pz_snprintf(ltt, sizeof ltt, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	snprintf(oven, sizeof oven, "%s" ORDER_POD_SUFFIX, s->name);
+	pz_snprintf(oven, sizeof oven, "%s" ORDER_POD_SUFFIX, s->name);
 	json_w_obj(w);
 	/* A server-side apply configuration: every field we own, and only those. Conditions are a
 	 * list-map keyed by type (crd/), so another writer's condition is not ours to remove. */

@@ -25,6 +25,12 @@
 
 const char *pz_strerror(int code);
 
+/* Decimal only, as strtol(s, end, 10) (sign, clamping at LONG_MIN/LONG_MAX, *end after the digits
+ * or at s when there are none), without libc's generic number scanner. */
+long pz_parse_long(const char *s, char **end);
+/* strstr without libc's two-way matcher: our haystacks are short (a proxy's head, a URL). */
+const char *pz_find(const char *hay, const char *needle);
+
 /* Milliseconds on CLOCK_MONOTONIC: every deadline and timer in the program uses it. */
 int64_t pz_now_ms(void);
 /* Microseconds on CLOCK_MONOTONIC: durations for metrics. */

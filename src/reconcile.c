@@ -1,6 +1,7 @@
 /*
  * reconcile.c - the reconcile workers: decide, call, record, reschedule, log (see reconcile.h).
  */
+#include "fmt.h"
 #include "reconcile.h"
 #include "log.h"
 #include "metrics.h"
@@ -71,13 +72,13 @@ static void status_message(struct reconciler *r, struct reconcile_worker *w, con
 
 static void order_path(char *out, size_t cap, const struct table_slot *s, const char *sub)
 {
-	snprintf(out, cap, "/apis/" ORDER_API_VERSION "/namespaces/%s/pizzaorders/%s%s", s->ns, s->name, sub);
+	pz_snprintf(out, cap, "/apis/" ORDER_API_VERSION "/namespaces/%s/pizzaorders/%s%s", s->ns, s->name, sub);
 }
 
 /* Names are DNS labels (checked by the table), so paths need no escaping. */
 static void pod_path(char *out, size_t cap, const struct table_slot *s)
 {
-	snprintf(out, cap, "/api/v1/namespaces/%s/pods/%s" ORDER_POD_SUFFIX, s->ns, s->name);
+	pz_snprintf(out, cap, "/api/v1/namespaces/%s/pods/%s" ORDER_POD_SUFFIX, s->ns, s->name);
 }
 
 static int start_call(struct reconciler *r, struct reconcile_worker *w, enum reconcile_step step,
@@ -165,7 +166,7 @@ static int start_create(struct reconciler *r, unsigned k, const char *tops, int6
 		failed(w, "pod-body", n, 0);
 		return -1;
 	}
-	snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", s->ns);
+	pz_snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", s->ns);
 	n = start_call(r, w, STEP_CREATE, "POST", path, "application/json", (size_t)n, 0, now);
 	if (n < 0) {
 		failed(w, "create-pod", n, 0);
@@ -203,7 +204,7 @@ static void decide(struct reconciler *r, unsigned k, int64_t now)
 	}
 	if (w->round++ >= RECONCILE_ROUNDS) {
 		failed(w, "decide", PZ_ECONFLICT, 0);
-		snprintf(w->detail, sizeof w->detail, "the order or its Pod changed %d times during one reconcile",
+		pz_snprintf(w->detail, sizeof w->detail, "the order or its Pod changed %d times during one reconcile",
 			RECONCILE_ROUNDS);
 		finish(r, k, now);
 		return;
@@ -370,7 +371,7 @@ static void call_done(struct reconciler *r, unsigned k, int64_t now)
 			w->what = "pod-created";
 			{
 				char msg[TABLE_NAME_MAX + 32];
-				snprintf(msg, sizeof msg, "created oven Pod %s" ORDER_POD_SUFFIX, s->name);
+				pz_snprintf(msg, sizeof msg, "created oven Pod %s" ORDER_POD_SUFFIX, s->name);
 				event(r, s, EVENT_NORMAL, "OvenCreated", msg, now);
 			}
 			after_pod_change(r, k, now);
@@ -490,9 +491,9 @@ static void call_done(struct reconciler *r, unsigned k, int64_t now)
 static void failure_message(const struct reconcile_worker *w, char *msg, size_t cap)
 {
 	if (w->status > 0)
-		snprintf(msg, cap, "%s failed: HTTP %d%s%s", w->what, w->status, w->detail[0] ? ": " : "", w->detail);
+		pz_snprintf(msg, cap, "%s failed: HTTP %d%s%s", w->what, w->status, w->detail[0] ? ": " : "", w->detail);
 	else
-		snprintf(msg, cap, "%s failed: %s", w->what, pz_strerror(w->code));
+		pz_snprintf(msg, cap, "%s failed: %s", w->what, pz_strerror(w->code));
 }
 
 static void finish(struct reconciler *r, unsigned k, int64_t now)

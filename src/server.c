@@ -7,6 +7,7 @@
  * oldest client in the earliest of those states, so honest clients that have asked are the last
  * to go. Answers other than the page live in the slot itself.
  */
+#include "fmt.h"
 #include "server.h"
 #include "pz.h"
 
@@ -346,9 +347,9 @@ static void prepare(struct server *s, struct server_client *c, int64_t now)
 		c->on_page = 0;
 	}
 	if (len == 0 && status >= 400) {
-		len = (size_t)snprintf(c->small, sizeof c->small, "%d %s\n", status, reason(status));
+		len = (size_t)pz_snprintf(c->small, sizeof c->small, "%d %s\n", status, reason(status));
 	}
-	n = snprintf(c->head, sizeof c->head,
+	n = pz_snprintf(c->head, sizeof c->head,
 		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 		     "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
 		     status, reason(status), len, status == 405 ? "Allow: GET, HEAD\r\n" : "");

@@ -5,6 +5,7 @@
  * lacks AES-GCM. BearSSL picks AES-NI where the CPU has it and a constant-time bitsliced AES
  * elsewhere (arm boards), plenty for a controller's few KiB/s. No CBC, static RSA or 3DES.
  */
+#include "fmt.h"
 #include "tls.h"
 #include "pz.h"
 
@@ -50,7 +51,7 @@ static int pem_each(const char *pem, size_t len, const char *const *names,
 		switch (br_pem_decoder_event(&pc)) {
 		case BR_PEM_BEGIN_OBJ:
 			want = 0;
-			snprintf(name, sizeof name, "%s", br_pem_decoder_name(&pc));
+			pz_snprintf(name, sizeof name, "%s", br_pem_decoder_name(&pc));
 			/* With CRLF line ends BearSSL keeps the closing dashes in the name. */
 			for (size_t l = strlen(name); l > 0 && name[l - 1] == '-'; l--)
 				name[l - 1] = 0;

@@ -1,6 +1,7 @@
 /*
  * watch.c - list and watch one resource, never blocking (see watch.h).
  */
+#include "fmt.h"
 #include "watch.h"
 #include "pz.h"
 
@@ -12,8 +13,8 @@ void watch_init(struct watch *w, const char *resource, const char *path, const c
 {
 	memset(w, 0, offsetof(struct watch, link));
 	w->resource = resource;
-	snprintf(w->path, sizeof w->path, "%s", path);
-	snprintf(w->selector, sizeof w->selector, "%s", selector ? selector : "");
+	pz_snprintf(w->path, sizeof w->path, "%s", path);
+	pz_snprintf(w->selector, sizeof w->selector, "%s", selector ? selector : "");
 	w->state = WATCH_IDLE;
 	w->need_list = 1;
 	w->max_pages = 1000;
@@ -30,7 +31,7 @@ void watch_init(struct watch *w, const char *resource, const char *path, const c
 static void set_detail(struct watch *w, const char *why)
 {
 	if (why != w->detail) /* never copy a string onto itself: snprintf would empty it first */
-		snprintf(w->detail, sizeof w->detail, "%s", why);
+		pz_snprintf(w->detail, sizeof w->detail, "%s", why);
 }
 
 /* Closes whatever is open and sleeps before the next request: 0.5 s doubling to 30 s, with jitter
@@ -116,12 +117,12 @@ static int start_next(struct watch *w, struct kube_api *api, int64_t now)
 		esc[0] = 0;
 		if (w->cont[0] && kube_query_escape(esc, sizeof esc, w->cont) < 0)
 			return back_off(w, now, PZ_ETOOBIG, "continue token too long");
-		snprintf(path, sizeof path, "%s?limit=%d%s%s%s%s", w->path, WATCH_PAGE_LIMIT,
+		pz_snprintf(path, sizeof path, "%s?limit=%d%s%s%s%s", w->path, WATCH_PAGE_LIMIT,
 			w->cont[0] ? "&continue=" : "", esc, w->selector[0] ? "&labelSelector=" : "", w->selector);
 	} else {
 		/* 5 to 10 minutes, like client-go's reflector, so restarts spread out across controllers. */
 		w->timeout_s = 300 + (int)(pz_rand() % 301);
-		snprintf(path, sizeof path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d%s%s",
+		pz_snprintf(path, sizeof path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d%s%s",
 			w->path, w->rv, w->timeout_s, w->selector[0] ? "&labelSelector=" : "", w->selector);
 	}
 	/* A watch always gets a new connection (it holds it for minutes); list pages reuse theirs. */
@@ -158,7 +159,7 @@ static int next_object(struct watch *w, const char **data, int *n, size_t *len)
 		*n -= used;
 		if (out.kind == FRAME_OVERSIZED) {
 			w->oversized++;
-			snprintf(w->detail, sizeof w->detail, "an object of %zu bytes exceeds --max-object-bytes=%zu "
+			pz_snprintf(w->detail, sizeof w->detail, "an object of %zu bytes exceeds --max-object-bytes=%zu "
 				"and was skipped", out.len, w->obj_cap);
 		} else if (out.kind == FRAME_OBJECT || out.kind == FRAME_LIST_META) {
 			*len = json_drop_member(w->obj, out.len, "managedFields");
@@ -216,7 +217,7 @@ static int error_done(struct watch *w, int64_t now)
 	    json_str(&d, json_get(&d, 0, "message"), msg, sizeof msg) < 0)
 		msg[0] = 0;
 	if (!msg[0])
-		snprintf(msg, sizeof msg, "HTTP %d", w->last_status);
+		pz_snprintf(msg, sizeof msg, "HTTP %d", w->last_status);
 	return back_off(w, now, w->gone_next ? PZ_EGONE : PZ_ESTATUS, msg);
 }
 
@@ -228,7 +229,7 @@ static int list_object(struct watch *w, int kind, size_t len)
 	if (rc < 0) {
 		if (rc == PZ_ETOOBIG && kind == FRAME_OBJECT) {
 			w->oversized++;
-			snprintf(w->detail, sizeof w->detail, "a listed object with more than %u JSON tokens was skipped",
+			pz_snprintf(w->detail, sizeof w->detail, "a listed object with more than %u JSON tokens was skipped",
 				w->ntok);
 			return 0;
 		}
@@ -284,7 +285,7 @@ static int event(struct watch *w, size_t len)
 	rc = json_parse(&d, w->obj, len, w->tok, w->ntok);
 	if (rc == PZ_ETOOBIG) {
 		w->oversized++;
-		snprintf(w->detail, sizeof w->detail, "an event with more than %u JSON tokens was skipped", w->ntok);
+		pz_snprintf(w->detail, sizeof w->detail, "an event with more than %u JSON tokens was skipped", w->ntok);
 		return 0;
 	}
 	if (rc < 0)

@@ -33,8 +33,8 @@ echo "=== dependencies"
 bash tests/install-test-deps.sh || { echo "check: 0 passed, 1 failed"; exit 1; }
 bash vendor/build-deps.sh build || { echo "check: 0 passed, 1 failed"; exit 1; }
 step build make -j2 build/pizza-controller
-step unit make unit
-step fuzz make fuzz-smoke
+step unit make -j2 unit
+step fuzz make -j2 fuzz-smoke
 step budgets make budgets
 step replay make replay-budget
 if [ "${E2E:-1}" = 1 ]; then
