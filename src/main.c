@@ -58,6 +58,7 @@ static const char usage[] =
 "  --requeue-failed-base D     first retry after a failed reconcile, doubled each time (default 1s)\n"
 "  --requeue-failed-max D      cap of that backoff (default 1m)\n"
 "  --max-object-bytes N        largest order or Pod JSON accepted (default 65536)\n"
+"  --watch-timeout D           each watch lasts [D, 2D) on the server, as client-go (default 5m)\n"
 "Ovens:\n"
 "  --oven-image IMAGE          image of oven Pods (default busybox:1.36)\n"
 "  --oven-command CMD          shell command of the oven (default prints and sleeps BAKE_SECONDS)\n"
@@ -515,7 +516,7 @@ int main(int argc, char **argv)
 	struct lease_config lcfg = { NULL, "pizza-controller.pizzeria.example.com", 15000, 10000, 2000 };
 	char identity[LEASE_IDENTITY_MAX], lease_ns[TABLE_NAME_MAX];
 	const char *ns = NULL, *metrics = ":8080", *probes = ":8081";
-	int64_t workers = RECONCILE_WORKERS_DEFAULT;
+	int64_t workers = RECONCILE_WORKERS_DEFAULT, watch_timeout = WATCH_TIMEOUT_MIN_S * 1000;
 	sigset_t stop_mask, wait_mask;
 	struct reconcile_worker *pool;
 	size_t pool_bytes;
@@ -547,6 +548,7 @@ int main(int argc, char **argv)
 		{ "log-format", FLAG_FORMAT, NULL, 0, 0 },
 		{ "health-probe-bind-address", FLAG_TEXT, &probes, 0, 0 },
 		{ "max-concurrent-reconciles", FLAG_COUNT, &workers, 1, RECONCILE_WORKERS_MAX },
+		{ "watch-timeout", FLAG_DURATION, &watch_timeout, 1000, 3600000 },
 		{ "max-orders", FLAG_COUNT, &max_orders, 1, 1 << 26 },
 		{ "max-object-bytes", FLAG_COUNT, &max_obj, 4096, 16 << 20 },
 		{ "bake-seconds", FLAG_COUNT, &bake, 0, 86400 },
@@ -723,6 +725,7 @@ int main(int argc, char **argv)
 	/* A list longer than the table can hold, with room for Pods of every order and a margin, is
 	 * not a list that will end: bound it. */
 	ctl.orders.max_pages = ctl.pods.max_pages = (unsigned)(max_orders / WATCH_PAGE_LIMIT) + 10;
+	ctl.orders.timeout_min_s = ctl.pods.timeout_min_s = (int)(watch_timeout / 1000);
 
 	if (ctl.leader_elect) {
 		char host[64] = "pizza-controller";

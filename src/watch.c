@@ -18,6 +18,7 @@ void watch_init(struct watch *w, const char *resource, const char *path, const c
 	w->state = WATCH_IDLE;
 	w->need_list = 1;
 	w->max_pages = 1000;
+	w->timeout_min_s = WATCH_TIMEOUT_MIN_S;
 	w->rate_tokens_milli = WATCH_RATE_BURST * 1000;
 	w->obj = obj;
 	w->obj_cap = obj_cap;
@@ -120,8 +121,9 @@ static int start_next(struct watch *w, struct kube_api *api, int64_t now)
 		pz_snprintf(path, sizeof path, "%s?limit=%d%s%s%s%s", w->path, WATCH_PAGE_LIMIT,
 			w->cont[0] ? "&continue=" : "", esc, w->selector[0] ? "&labelSelector=" : "", w->selector);
 	} else {
-		/* 5 to 10 minutes, like client-go's reflector, so restarts spread out across controllers. */
-		w->timeout_s = 300 + (int)(pz_rand() % 301);
+		/* 5 to 10 minutes by default, like client-go's reflector (minWatchTimeout x [1, 2)), so
+		 * restarts spread out across controllers. */
+		w->timeout_s = w->timeout_min_s + (int)(pz_rand() % (uint64_t)(w->timeout_min_s + 1));
 		pz_snprintf(path, sizeof path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d%s%s",
 			w->path, w->rv, w->timeout_s, w->selector[0] ? "&labelSelector=" : "", w->selector);
 	}

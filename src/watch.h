@@ -28,6 +28,8 @@
 
 #include <stdint.h>
 
+/* client-go's reflector minWatchTimeout: each watch asks the server for [5, 10) minutes. */
+#define WATCH_TIMEOUT_MIN_S 300
 #define WATCH_RV_MAX 64            /* resourceVersions are decimal etcd revisions: 20 digits */
 #define WATCH_PAGE_LIMIT 500       /* client-go's page size; memory does not depend on it */
 #define WATCH_CONTINUE_MAX 1024    /* continue tokens are ~100-300 bytes of base64 */
@@ -78,6 +80,7 @@ struct watch {
 	int64_t last_data_ms;
 	int64_t opened_ms;            /* when the watch (or the list) started */
 	int timeout_s;
+	int timeout_min_s;            /* the watch's server-side timeout is drawn from [min, 2 x min) */
 	uint32_t epoch;               /* bumped for every list: the mark for mark-and-sweep */
 	/* the list in progress */
 	unsigned pages;

@@ -182,4 +182,23 @@ echo "  $INFLIGHT reconciles logged"
 kill "$C"; wait "$C" 2>/dev/null
 t_check "every log line parses as logfmt" python3 "$ROOT/tests/logcheck.py" --format logfmt "$WORK"/stall.log "$WORK"/ha-a.log "$WORK"/conc.log
 
+echo "== /healthz reports a wedged watch (connected, silent past its timeout, other calls answered)"
+K create namespace wedge >/dev/null
+WP=$(cp_free_port); P5=$(cp_free_port)
+python3 "$ROOT/tests/e2e/wedge_proxy.py" "$WP" "$CP_PORT" "$CP_DIR/apiserver.crt" "$CP_DIR/apiserver.key" "$CP_DIR/ca.crt" "watch=1" \
+  >"$WORK/wedge-proxy.log" 2>&1 &
+PIDS+=($!)
+sed "s#https://127.0.0.1:$CP_PORT#https://127.0.0.1:$WP#" "$CP_DIR/admin.kubeconfig" > "$WORK/wedge.kubeconfig"
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$WP"
+"$BIN" --kubeconfig "$WORK/wedge.kubeconfig" --namespace wedge --metrics-bind-address 0 \
+  --health-probe-bind-address "127.0.0.1:$P5" --watch-timeout 3s >>"$WORK/wedge.log" 2>&1 &
+PIDS+=($!); W=$!
+t_check "ready through the proxy (lists are answered)" wait_for 20 curl -sf "http://127.0.0.1:$P5/readyz"
+t_check "healthy while the watch is young" curl -sf "http://127.0.0.1:$P5/healthz"
+healthz_fails() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P5/healthz")" = 500 ]; }
+t0=$(now_ms)
+t_check "/healthz fails once the orders watch is silent past its timeout (3-6 s) while the pods watch is answered" wait_for 40 healthz_fails
+echo "  /healthz turned 500 after $(( $(now_ms) - t0 )) ms: $(curl -s "http://127.0.0.1:$P5/healthz")"
+kill "$W"; wait "$W" 2>/dev/null
+
 t_summary loop
