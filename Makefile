@@ -24,6 +24,7 @@ CLANG      ?= clang
 #   -static-pie (ASLR for the binary itself): +9 KiB of relative relocations, and Debian's musl-gcc
 #     specs cannot link it (they emit a dynamic PIE that needs ld-musl); a hand-made link with
 #     rcrt1.o works. Off: it does not fit the 224 KiB budget with the features of issues 6-10.
+HARDEN_CFLAGS  ?= -fstack-protector-strong
 HARDEN_LDFLAGS ?=
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DJSMN_PARENT_LINKS  -DPZ_VERSION='"$(VERSION)"' -DPZ_REVISION='"$(REVISION)"' -Wall -Wextra -Wshadow -Wno-unused-parameter \
                  -I$(BEARSSL)/inc -I$(BUILD)/jsmn
@@ -115,9 +116,9 @@ $(BUILD)/bench/replay: bench/replay.c $(LIB_SRC) $(HDR) $(BEARSSL)/libbearssl.a
 	@mkdir -p $(dir $@)
 	$(MUSL_CC) $(CFLAGS_REL) -Isrc bench/replay.c $(LIB_SRC) -o $@ $(LDFLAGS_REL) $(BEARSSL)/libbearssl.a
 
-$(BUILD)/bench/replay_server: bench/replay_server.c src/tls.c src/pz.c src/log.c $(HDR) $(BEARSSL)/libbearssl.a
+$(BUILD)/bench/replay_server: bench/replay_server.c src/tls.c src/pz.c src/log.c src/fmt.c $(HDR) $(BEARSSL)/libbearssl.a
 	@mkdir -p $(dir $@)
-	$(MUSL_CC) $(CFLAGS_COMMON) -O2 -Isrc bench/replay_server.c src/tls.c src/pz.c src/log.c -o $@ -static $(BEARSSL)/libbearssl.a
+	$(MUSL_CC) $(CFLAGS_COMMON) -O2 -Isrc bench/replay_server.c src/tls.c src/pz.c src/log.c src/fmt.c -o $@ -static $(BEARSSL)/libbearssl.a
 
 replay: $(BUILD)/bench/replay $(BUILD)/bench/replay_server
 	@bash bench/replay.sh

@@ -1,7 +1,7 @@
 /*
  * config.c - kubeconfig, in-cluster configuration, proxies and credential refresh (see config.h).
  * config_load runs at start-up and is the one place that allocates: each kubeconfig file and its
- * parse tree (yaml.h) are malloc'd, and wiped and freed before it returns. What must outlive it
+ * parse tree (yaml.h) are allocated (cfg_malloc), and wiped and freed before it returns. What must outlive it
  * (the exec plugin's description, its last result) is static.
  */
 #include "fmt.h"
@@ -17,8 +17,52 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <strings.h>
 #include <unistd.h>
+
+/* Start-up memory. In the shipped binary each block is its own anonymous mapping, unmapped when
+ * freed: this reader is the program's only allocator user (a handful of blocks, once), and musl's
+ * malloc would cost 7 KiB of code. Sanitizer builds keep libc's malloc, so ASan checks every bound
+ * and the unit test's free hook sees each block wiped before it is released (wipe_free wipes
+ * first in both builds). */
+#if defined(__SANITIZE_ADDRESS__)
+#define PZ_CFG_LIBC_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PZ_CFG_LIBC_MALLOC 1
+#endif
+#endif
+#ifdef PZ_CFG_LIBC_MALLOC
+#define cfg_malloc malloc
+#define cfg_free free
+static void *cfg_calloc(size_t n) { return calloc(1, n); }
+#else
+#define CFG_HEAD 16 /* the mapping's length, kept in front of the block (16: any object's alignment) */
+static void *cfg_malloc(size_t n)
+{
+	char *p = mmap(NULL, n + CFG_HEAD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*(size_t *)(void *)p = n + CFG_HEAD;
+	return p + CFG_HEAD;
+}
+static void cfg_free(void *q)
+{
+	if (q)
+		munmap((char *)q - CFG_HEAD, *(size_t *)(void *)((char *)q - CFG_HEAD));
+}
+static void *cfg_calloc(size_t n) { return cfg_malloc(n); } /* anonymous mappings are zero-filled */
+#endif
+
+static char *cfg_strdup(const char *str)
+{
+	size_t n = strlen(str) + 1;
+	char *p = cfg_malloc(n);
+	if (p)
+		memcpy(p, str, n);
+	return p;
+}
 
 /* A plugin that failed (or gave a credential already expired) is not run again sooner than this,
  * except after a 401: each run may block for up to EXECCRED_TIMEOUT_MS. */
@@ -50,7 +94,7 @@ static void wipe_free(void *p, size_t used)
 	if (!p)
 		return;
 	explicit_bzero(p, used);
-	free(p);
+	cfg_free(p);
 }
 
 /* Reads a whole file into a fresh buffer with one spare byte (NUL). On success the caller owns
@@ -63,7 +107,7 @@ static long read_file(const char *path, char **out)
 
 	if (fd < 0)
 		return -errno;
-	buf = malloc(CONFIG_FILE_MAX + 1);
+	buf = cfg_malloc(CONFIG_FILE_MAX + 1);
 	if (!buf) {
 		close(fd);
 		return -ENOMEM;
@@ -622,7 +666,7 @@ struct kset {
 static void kset_free(struct kset *k)
 {
 	for (int i = 0; i < k->n; i++) {
-		free(k->f[i].path);
+		cfg_free(k->f[i].path);
 		if (k->f[i].buf)
 			wipe_free(k->f[i].buf, (size_t)k->f[i].len + 1); /* may hold tokens and keys */
 		if (k->f[i].y)
@@ -645,14 +689,14 @@ static int kset_add(struct kset *k, const char *path, char *err, size_t cap)
 			return 0; /* listed twice: kubectl reads it once */
 	f = &k->f[k->n];
 	memset(f, 0, sizeof *f);
-	if (!(f->path = strdup(path)))
+	if (!(f->path = cfg_strdup(path)))
 		return -ENOMEM;
 	k->n++;
 	n = read_file(path, &f->buf);
 	if (n < 0)
 		return fail(err, cap, "kubeconfig %s: %s", path, n == PZ_ETOOBIG ? "larger than 1 MiB" : pz_strerror((int)n));
 	f->len = n;
-	if (!(f->y = malloc(sizeof *f->y)))
+	if (!(f->y = cfg_malloc(sizeof *f->y)))
 		return -ENOMEM;
 	int rc = yaml_parse(f->y, f->buf, (size_t)n);
 	if (rc < 0)
@@ -756,7 +800,7 @@ static long load_pem(const char *data, const char *file, const char *kubeconfig,
 	char path[KUBE_PATH_MAX];
 	if (data) {
 		size_t l = strlen(data);
-		unsigned char *buf = malloc(l + 1);
+		unsigned char *buf = cfg_malloc(l + 1);
 		long n;
 		if (!buf)
 			return -ENOMEM;
@@ -871,13 +915,13 @@ static int exec_info(const struct kfile *f, int cl, const struct kset *k, int pr
 			json_w_kstr(&w, "proxy-url", s);
 		if (k->ca_len > 0) {
 			size_t need = 4 * (((size_t)k->ca_len + 2) / 3) + 1;
-			char *b64 = malloc(need);
+			char *b64 = cfg_malloc(need);
 			if (!b64)
 				return -ENOMEM;
 			size_t n = base64_encode((const unsigned char *)k->ca, (size_t)k->ca_len, b64);
 			json_w_key(&w, "certificate-authority-data");
 			json_w_str(&w, b64, n);
-			free(b64); /* a CA is public */
+			cfg_free(b64); /* a CA is public */
 		}
 		json_w_close(&w);
 	}
@@ -1080,7 +1124,7 @@ static int load_kubeconfig(struct kube_api *api, struct kset *k, const char *con
 
 static int load_files(struct kube_api *api, const char *const *paths, int n, const char *context, char *err, size_t cap)
 {
-	struct kset *k = calloc(1, sizeof *k);
+	struct kset *k = cfg_calloc(sizeof *k);
 	int rc = 0;
 
 	if (!k)
@@ -1092,7 +1136,7 @@ static int load_files(struct kube_api *api, const char *const *paths, int n, con
 	if (rc == 0)
 		rc = load_kubeconfig(api, k, context, err, cap);
 	kset_free(k);
-	free(k);
+	cfg_free(k);
 	return rc;
 }
 
@@ -1142,7 +1186,7 @@ int config_load(struct kube_api *api, const struct config_source *src, char *ori
 	if (env && *env) {
 		/* KUBECONFIG lists files; like kubectl, those that exist are merged (missing ones skipped). */
 		const char *list[CONFIG_FILES_MAX];
-		char *copy = strdup(env);
+		char *copy = cfg_strdup(env);
 		int n = 0, rc;
 		size_t o = 0;
 		if (!copy)
@@ -1151,7 +1195,7 @@ int config_load(struct kube_api *api, const struct config_source *src, char *ori
 			if (!*tok || access(tok, F_OK) != 0)
 				continue;
 			if (n == CONFIG_FILES_MAX) {
-				free(copy);
+				cfg_free(copy);
 				return fail(err, err_cap, "KUBECONFIG lists more than %d existing files", CONFIG_FILES_MAX);
 			}
 			list[n++] = tok;
@@ -1164,10 +1208,10 @@ int config_load(struct kube_api *api, const struct config_source *src, char *ori
 			if (o < origin_cap)
 				pz_snprintf(origin + o, origin_cap - o, " (KUBECONFIG%s)", n > 1 ? ", merged" : "");
 			rc = load_files(api, list, n, src->context, err, err_cap);
-			free(copy);
+			cfg_free(copy);
 			return rc;
 		}
-		free(copy);
+		cfg_free(copy);
 	}
 	if (getenv("KUBERNETES_SERVICE_HOST") && *getenv("KUBERNETES_SERVICE_HOST")) {
 		pz_snprintf(origin, origin_cap, "in-cluster service account %s", src->sa_dir);

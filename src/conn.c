@@ -185,8 +185,6 @@ static int proxy_step(struct conn *c, const struct conn_target *t)
 		end = (char *)pz_find(c->proxy_buf, "\r\n\r\n");
 		if (!end)
 			continue;
-		if (end + 4 != c->proxy_buf + c->proxy_len)
-			return fail(c, PZ_EHTTP);
 		if (c->proxy_len < 12 || memcmp(c->proxy_buf, "HTTP/1.", 7) != 0 || c->proxy_buf[8] != ' ' ||
 		    (unsigned)(c->proxy_buf[9] - '0') > 9 || (unsigned)(c->proxy_buf[10] - '0') > 9 ||
 		    (unsigned)(c->proxy_buf[11] - '0') > 9)
@@ -194,7 +192,10 @@ static int proxy_step(struct conn *c, const struct conn_target *t)
 		c->proxy_status = (c->proxy_buf[9] - '0') * 100 + (c->proxy_buf[10] - '0') * 10 +
 				  (c->proxy_buf[11] - '0');
 		if (c->proxy_status != 200)
-			return fail(c, PZ_ESTATUS); /* as Go's transport: only 200 opens the tunnel */
+			return fail(c, PZ_ESTATUS); /* as Go's transport: only 200 opens the tunnel (a refusal
+						       may carry a body: it is never read) */
+		if (end + 4 != c->proxy_buf + c->proxy_len)
+			return fail(c, PZ_EHTTP); /* tunnel bytes before we spoke: not in step */
 		return after_tunnel(c, t);
 	}
 }

@@ -228,6 +228,46 @@ int execcred_parse(const struct execcred_plugin *p, const char *json, size_t len
 
 /* ---- running it ---- */
 
+/* The plugin's environment: ours, with its env entries and KUBERNETES_EXEC_INFO set over it. Built
+ * in the child, in static storage (setenv would pull in libc's malloc for this one use). Entries
+ * beyond the bounds are dropped. */
+#define CHILD_ENV_MAX 1024
+#define CHILD_ENV_BYTES (128 * 1024)
+extern char **environ;
+static char *child_env_ptr[CHILD_ENV_MAX + 1];
+static char child_env_buf[CHILD_ENV_BYTES];
+
+static char *const *child_env(const struct execcred_plugin *p)
+{
+	size_t used = 0;
+	int n = 0;
+
+	for (int i = -1; i < p->nenv && n < CHILD_ENV_MAX; i++) {
+		const char *name = i < 0 ? "KUBERNETES_EXEC_INFO" : p->env_name[i];
+		const char *value = i < 0 ? p->info : p->env_value[i];
+		size_t ln = strlen(name), lv = strlen(value);
+		if (used + ln + lv + 2 > sizeof child_env_buf)
+			continue;
+		child_env_ptr[n++] = child_env_buf + used;
+		memcpy(child_env_buf + used, name, ln);
+		child_env_buf[used + ln] = '=';
+		memcpy(child_env_buf + used + ln + 1, value, lv + 1);
+		used += ln + lv + 2;
+	}
+	for (char **e = environ; e && *e && n < CHILD_ENV_MAX; e++) {
+		int shadowed = 0;
+		for (int k = 0; k < n && !shadowed; k++) {
+			const char *eq = strchr(child_env_ptr[k], '=');
+			size_t ln = (size_t)(eq - child_env_ptr[k]);
+			shadowed = strncmp(*e, child_env_ptr[k], ln) == 0 && (*e)[ln] == '=';
+		}
+		if (!shadowed)
+			child_env_ptr[n++] = *e;
+	}
+	child_env_ptr[n] = NULL;
+	return child_env_ptr;
+}
+
 static void child(const struct execcred_plugin *p, int out_fd, int err_fd)
 {
 	sigset_t none;
@@ -239,10 +279,7 @@ static void child(const struct execcred_plugin *p, int out_fd, int err_fd)
 	signal(SIGPIPE, SIG_DFL); /* an ignored signal survives exec; the parent ignores SIGPIPE */
 	if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		_exit(126);
-	for (int i = 0; i < p->nenv; i++)
-		setenv(p->env_name[i], p->env_value[i], 1);
-	setenv("KUBERNETES_EXEC_INFO", p->info, 1);
-	execvp(p->argv[0], (char *const *)p->argv);
+	execvpe(p->argv[0], (char *const *)p->argv, child_env(p));
 	{
 		/* for the parent's message; the command name is configuration, not a secret */
 		const char *e = pz_strerror(-errno);

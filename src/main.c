@@ -86,6 +86,7 @@ struct controller {
 	struct server server;    /* --metrics-bind-address */
 	struct server probes;    /* --health-probe-bind-address, when it is its own port */
 	int probes_separate;
+	int fatal;               /* a start-up condition no retry can fix: run_loop returns 1 */
 	int64_t last_turn_ms;
 	struct sync sync;
 	struct lease lease;
@@ -215,7 +216,20 @@ static int serve(void *arg, const char *path, char *body, size_t cap, size_t *le
 
 static void log_watch_failure(struct watch *w, int rc)
 {
-	log_begin(rc == PZ_EGONE ? LOG_INFO : LOG_WARN, "watch restarted");
+	int proxy_refused = w->link.conn.proxy_status && w->link.conn.proxy_status != 200;
+	if (proxy_refused && !w->synced) {
+		/* A proxy that refuses the tunnel before anything was ever listed is configuration
+		 * (proxy-url, HTTPS_PROXY, NO_PROXY, credentials), not weather: stop with it. */
+		log_begin(LOG_ERROR, "the proxy refused to CONNECT to the API server");
+		log_str("proxy", ctl.api.target.proxy.host);
+		log_str("proxy_port", ctl.api.target.proxy.port);
+		log_int("proxy_status", w->link.conn.proxy_status);
+		log_str("hint", "check proxy-url / HTTPS_PROXY / NO_PROXY and the proxy's access rules");
+		log_end();
+		ctl.fatal = 1;
+		return;
+	}
+	log_begin(rc == PZ_EGONE ? LOG_INFO : proxy_refused ? LOG_ERROR : LOG_WARN, "watch restarted");
 	log_str("resource", w->resource);
 	log_err(rc);
 	log_int("http", w->last_status);
@@ -333,7 +347,7 @@ static int run_loop(const sigset_t *wait_mask)
 		int n = 0, acting = lead(now), k, ready_o = 0, ready_p = 0, ready_l = 0, ready_e = 0, busy = 0;
 		struct timespec ts;
 
-		if (acting < 0)
+		if (acting < 0 || ctl.fatal)
 			return 1;
 		ctl.last_turn_ms = now;
 		if (acting) {
