@@ -79,6 +79,7 @@ static struct {
 static char refresh_err[512];
 static char exec_stderr[EXECCRED_STDERR_MAX];
 
+__attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t cap, const char *fmt, ...)
 {
 	va_list ap;

@@ -128,7 +128,7 @@ for c in $(seq 0 9); do make_orders b $((c * 100 + 1)) $((c * 100 + 100)) bulk >
 CREATOR=$!
 PIDS+=($CREATOR)
 T_BULK=$(now_ms)
-R0=$(restarts_a)
+R0=$(restarts_a); L0=$(wc -l < "$WORK/a.log")
 progress() { [ "$(grep -c . "$WORK/bulk-progress")" -ge "$1" ]; }
 KILLS=0
 for at in 2 5 8; do
@@ -158,7 +158,8 @@ t_check "0 duplicate Pods (one oven per order)" test "${N_DUP:-x}" = 0
 t_check "0 orphan oven Pods" test "${N_ORPH:-x}" = 0
 t_check "controller A survived" kill -0 "$A"
 echo "  FIGURE kill-9: converged $(( (T_CONV - T_BULK) / 1000 )).$(( (T_CONV - T_BULK) % 1000 / 100 )) s after the bulk create began," \
-  "$(( (T_CONV - T_LAST_UP) / 1000 )).$(( (T_CONV - T_LAST_UP) % 1000 / 100 )) s after the last restart; watch restarts logged: $(( $(restarts_a) - R0 ))"
+  "$(( (T_CONV - T_LAST_UP) / 1000 )).$(( (T_CONV - T_LAST_UP) % 1000 / 100 )) s after the last restart; watch restarts logged: $(( $(restarts_a) - R0 )),"\
+  "reconciles cut by the kills (logged failed, then retried): $(tail -n +$((L0 + 1)) "$WORK/a.log" | grep -c 'msg="reconcile failed"')"
 
 echo "== 2. SIGSTOP of the API server for 60 s"
 K create namespace stall >/dev/null
