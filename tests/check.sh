@@ -42,6 +42,7 @@ if [ "${E2E:-1}" = 1 ]; then
   step e2e bash tests/e2e/run.sh build/pizza-controller
   step e2e-loop bash tests/e2e/loop.sh build/pizza-controller
   step e2e-kubeconfig bash tests/e2e/kubeconfig.sh build/pizza-controller
+  step e2e-faults bash tests/e2e/faults.sh build/pizza-controller
   # Install and deploy as users do (issue 7). Measured on this 2-core machine while shared
   # (load 10-70): arm64 13 s (+ its BearSSL once); container: `make image` 629 s for amd64 alone
   # (the build stage installs Debian packages and builds BearSSL, as a user's would), so about
