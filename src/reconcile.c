@@ -287,12 +287,22 @@ static void after_pod_change(struct reconciler *r, unsigned k, int64_t now)
  * must not write the same status again. */
 static void record_status(struct reconciler *r, struct table_slot *s, const struct reconcile_worker *w)
 {
-	(void)r;
+	r->status_writes++;
 	if (s->o.ready_status != w->dc.ready || s->o.ready_since == 0)
 		s->o.ready_since = pz_wall_s();
 	s->o.status_hash = w->dc.hash;
 	s->o.status_phase = w->dc.phase;
 	s->o.ready_status = w->dc.ready;
+}
+
+/* A write the API server answered with an unexpected status: its message for the log, then the
+ * failure path. */
+static void api_error(struct reconciler *r, unsigned k, const char *what, int64_t now)
+{
+	struct reconcile_worker *w = &r->w[k];
+	status_message(r, w, w->out, w->link.out_len);
+	failed(w, what, PZ_ESTATUS, w->link.status);
+	finish(r, k, now);
 }
 
 /* A call finished (status in w->link.status, body in w->out or r->resp). */
@@ -393,9 +403,7 @@ static void call_done(struct reconciler *r, unsigned k, int64_t now)
 			}
 			return;
 		}
-		status_message(r, w, w->out, w->link.out_len);
-		failed(w, "create-pod", PZ_ESTATUS, st);
-		finish(r, k, now);
+		api_error(r, k, "create-pod", now);
 		return;
 	case STEP_GET_POD: {
 		struct json_doc d;
@@ -440,13 +448,10 @@ static void call_done(struct reconciler *r, unsigned k, int64_t now)
 			after_pod_change(r, k, now);
 			return;
 		}
-		status_message(r, w, w->out, w->link.out_len);
-		failed(w, "delete-pod", PZ_ESTATUS, st);
-		finish(r, k, now);
+		api_error(r, k, "delete-pod", now);
 		return;
 	case STEP_STATUS:
 		if (st == 200) {
-			r->status_writes++;
 			/* An Event for each phase the order reaches, as the status shows it. */
 			if (w->dc.phase != w->phase_before) {
 				if (w->dc.phase == PHASE_BAKING)
@@ -470,15 +475,11 @@ static void call_done(struct reconciler *r, unsigned k, int64_t now)
 			finish(r, k, now);
 			return;
 		}
-		status_message(r, w, w->out, w->link.out_len);
-		failed(w, "update-status", PZ_ESTATUS, st);
-		finish(r, k, now);
+		api_error(r, k, "update-status", now);
 		return;
 	case STEP_ERROR_STATUS:
-		if (st == 200) {
-			r->status_writes++;
+		if (st == 200)
 			record_status(r, s, w);
-		}
 		finish(r, k, now); /* the reconcile's own failure is what is logged and retried */
 		return;
 	case STEP_FREE:
