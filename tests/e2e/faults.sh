@@ -20,6 +20,7 @@ BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/cp/lib.sh"
 . "$ROOT/tests/e2e/lib.sh"
+san_detect "$BIN"
 for tool in curl openssl python3; do
   command -v "$tool" >/dev/null || { echo "faults: $tool is missing (Debian package: $tool)"; echo "faults: 0 passed, 1 failed"; exit 1; }
 done
@@ -295,4 +296,5 @@ kill -TERM "$B"; wait "$B" 2>/dev/null
 t_check "every log line parses (logfmt)" python3 "$ROOT/tests/logcheck.py" --format logfmt "$WORK/a.log" "$WORK/b.log"
 t_check "no log line holds a token" bash -c "! grep -qF -e '$CTL_TOKEN' -e '$TOK1' -e '$TOK2' '$WORK/a.log' '$WORK/b.log'"
 echo "  faults took $(( $(date +%s) - START_S )) s"
+san_reports "$WORK"
 t_summary faults

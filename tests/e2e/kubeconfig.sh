@@ -13,6 +13,7 @@ WORK=$(mktemp -d /tmp/pizza-kubeconfig.XXXXXX)
 # A copy: a rebuild of the original during the run must not pull it from under the tests.
 BIN=$WORK/pizza-controller
 cp "$1" "$BIN" || { echo "kubeconfig: no controller binary at $1"; echo "kubeconfig: 0 passed, 1 failed"; exit 1; }
+san_detect "$BIN"
 PIDS=()
 cleanup() {
   local p
@@ -228,4 +229,5 @@ else
   expect_refused proxy-socks5 "proxy-url" "$D/proxy-socks"
 fi
 
+san_reports "$WORK"
 t_summary kubeconfig

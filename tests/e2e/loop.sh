@@ -13,6 +13,7 @@ BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/cp/lib.sh"
 . "$ROOT/tests/e2e/lib.sh"
+san_detect "$BIN"
 WORK=$(mktemp -d /tmp/pizza-loop.XXXXXX)
 PIDS=()
 cleanup() {
@@ -201,4 +202,5 @@ t_check "/healthz fails once the orders watch is silent past its timeout (3-6 s)
 echo "  /healthz turned 500 after $(( $(now_ms) - t0 )) ms: $(curl -s "http://127.0.0.1:$P5/healthz")"
 kill "$W"; wait "$W" 2>/dev/null
 
+san_reports "$WORK"
 t_summary loop

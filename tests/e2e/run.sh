@@ -8,6 +8,7 @@ BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/cp/lib.sh"
 . "$ROOT/tests/e2e/lib.sh"
+san_detect "$BIN"
 . "$ROOT/tests/budgets.env"
 WORK=$(mktemp -d /tmp/pizza-e2e.XXXXXX)
 CTL_PID=
@@ -91,7 +92,7 @@ t_check "becomes ready (initial lists done)" wait_for 20 curl -sf "http://127.0.
 sleep 1
 IDLE_RSS=$(awk '/^VmRSS/ { print $2 }' /proc/$CTL_PID/status)
 echo "  idle RSS with both watches open: ${IDLE_RSS} KiB (budget ${BUDGET_IDLE_RSS_KB} KiB)"
-t_check "idle RSS within budget" test "$IDLE_RSS" -le "$BUDGET_IDLE_RSS_KB"
+t_budget "idle RSS within budget" test "$IDLE_RSS" -le "$BUDGET_IDLE_RSS_KB"
 
 echo "== an order bakes"
 K apply -f "$ROOT/crd/samples/sample-order.yaml" >/dev/null
@@ -204,8 +205,8 @@ HWM=$(awk '/^VmHWM/ { print $2 }' /proc/$CTL_PID/status)
 RSS_AFTER=$(awk '/^VmRSS/ { print $2 }' /proc/$CTL_PID/status)
 PER=$(( (RSS_AFTER - RSS_BEFORE) * 1024 / N ))
 echo "  peak RSS (VmHWM) with 1,000 orders: ${HWM} KiB (budget ${BUDGET_RSS_1000_KB} KiB); RSS per order: ${PER} bytes (budget ${BUDGET_BYTES_PER_ORDER})"
-t_check "peak RSS within budget" test "$HWM" -lt "$BUDGET_RSS_1000_KB"
-t_check "RSS per tracked order within budget" test "$PER" -le "$BUDGET_BYTES_PER_ORDER"
+t_budget "peak RSS within budget" test "$HWM" -lt "$BUDGET_RSS_1000_KB"
+t_budget "RSS per tracked order within budget" test "$PER" -le "$BUDGET_BYTES_PER_ORDER"
 t_check "no reconcile errors left behind" test "$(metric 'pizza_table_full_total')" = 0
 
 echo "== a restart at 1,000 orders: paginated re-list, still nothing duplicated"
@@ -340,4 +341,5 @@ kill -TERM "$LE_B"; wait "$LE_B" 2>/dev/null
 t_check "a leader stopping with SIGTERM hands over at once (Lease released)" wait_for 3 grep -q 'msg="became leader"' "$WORK/le-c.log"
 kill -TERM "$LE_C"; wait "$LE_C" 2>/dev/null
 t_check "RBAC for leases is namespaced (no cluster-wide Lease access)" test "$(K auth can-i update leases.coordination.k8s.io --as=$SA -n kube-system 2>/dev/null)" = no
+san_reports "$WORK"
 t_summary e2e
