@@ -6,16 +6,21 @@
 #   bash bench/run.sh          sizes 0, 1000, 5000, 10000; each controller once per size
 #   BENCH_SIZES="0 1000"       sizes to run
 #   BENCH_RUNS=3               runs per size and controller; the tables quote medians
-#   BENCH_EVENTS=0             skip the extra run of the unthrottled peer with --events
+#   BENCH_EVENTS=0             skip the two runs that record Events (ours by default, the peer with
+#                              --events)
 #   BENCH_REPLAY=0             skip the replay benchmark (bench/replay.sh) at the end
 #   BENCH_RESULTS=FILE         where the report goes (default bench/results.md); also printed
 #   BENCH_FROM=DIR             no measuring: the report from the figures in DIR, the work directory
 #                              of an earlier run (printed at its start), e.g. an interrupted one
 #
 # The controllers (every one under the controller's RBAC identity, deploy/rbac.yaml, through the
-# same kubeconfig, logging nothing per order):
-#   pizza-controller    build/pizza-controller with its defaults (--max-concurrent-reconciles
-#                       included); --max-orders 20000 at every size
+# same kubeconfig, logging nothing per order). Each pair compared does the same work: Events are
+# recorded by both or by neither.
+#   pizza-no-events     build/pizza-controller with its defaults (--max-concurrent-reconciles
+#                       included) but --record-events=false; --max-orders 20000 at every size.
+#                       Compared with peer-unthrottled (issue 6's targets) and peer-cr-defaults.
+#   pizza-controller    the same with its defaults, Events included (OvenCreated per order here):
+#                       compared with peer-events
 #   peer-unthrottled    client-go, rest.Config QPS -1 (no client-side rate limiter at all), workqueue
 #                       with the per-item failure backoff only (5ms..1000s, no bucket), 1 worker
 #   peer-cr-defaults    client-go with controller-runtime's defaults: QPS 20, burst 30 per client,
@@ -55,6 +60,7 @@ if [ -n "$FROM" ]; then
   [ -n "${BENCH_SIZES:-}" ] || SIZES=$(awk '!s[$2]++ { print $2 }' "$WORK/figures" | tr '\n' ' ' | sed 's/ $//')
   [ -n "${BENCH_RUNS:-}" ] || RUNS=$(awk '$3 > r { r = $3 } END { print r }' "$WORK/figures")
   grep -q '^peer-events ' "$WORK/figures" || EVENTS=0
+  grep -q '^pizza-no-events ' "$WORK/figures" || { echo "bench: $WORK is from a run without pizza-no-events; run again"; exit 1; }
   OURS=$WORK/pizza-controller PEER=$WORK/pizza-peer
 else
   BUILT=$ROOT/build/pizza-controller
@@ -78,8 +84,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 TICK=$(getconf CLK_TCK)
 
-CONTROLLERS="pizza-controller peer-unthrottled peer-cr-defaults"
-[ "$EVENTS" = 1 ] && CONTROLLERS="$CONTROLLERS peer-events"
+CONTROLLERS="pizza-no-events peer-unthrottled peer-cr-defaults"
+[ "$EVENTS" = 1 ] && CONTROLLERS="$CONTROLLERS pizza-controller peer-events"
 
 cpu_s() { awk -v t="$TICK" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
 kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
@@ -148,7 +154,7 @@ apply_deploy() {
 requests() { # NAME MPORT -> API requests so far
   local m
   m=$(curl -s "http://127.0.0.1:$2/metrics")
-  if [ "$1" = pizza-controller ]; then
+  if [ "${1%%-*}" = pizza ]; then
     printf '%s\n' "$m" | awk '$1 == "pizza_api_requests_total" { v = $2 } END { print (v == "" ? "-" : v) }'
   else
     printf '%s\n' "$m" | awk '$1 == "peer_api_requests_total" { v = $2 } END { print (v == "" ? "-" : v) }'
@@ -170,6 +176,9 @@ measure() { # NAME N RUN -> one line of figures: NAME N RUN seconds cpu hwm rss 
     pizza-controller)
       "$OURS" --kubeconfig "$CP_DIR/ctl-token-dns.kubeconfig" --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address 0 \
         --health-probe-bind-address 0 --max-orders 20000 --log-level warn > "$log" 2>&1 & ;;
+    pizza-no-events)
+      "$OURS" --kubeconfig "$CP_DIR/ctl-token-dns.kubeconfig" --metrics-bind-address "127.0.0.1:$mport" \
+        --health-probe-bind-address 0 --max-orders 20000 --log-level warn --record-events=false > "$log" 2>&1 & ;;
     peer-unthrottled)
       "$PEER" --kubeconfig "$CP_DIR/ctl-token-dns.kubeconfig" --metrics-bind-address "127.0.0.1:$mport" \
         --qps -1 --queue-bucket=false > "$log" 2>&1 & ;;
@@ -202,10 +211,15 @@ measure() { # NAME N RUN -> one line of figures: NAME N RUN seconds cpu hwm rss 
   sleep 10
   rss=$(kb $CTL VmRSS)
   req=$(requests "$name" "$mport")
-  [ "$name" != pizza-controller ] && curl -s "http://127.0.0.1:$mport/metrics" \
+  # Events written by then (one OvenCreated per order when none was dropped): "the same work"
+  # is checked, not assumed. pizza-controller drops what does not fit its queue (counted in
+  # pizza_events_total{result="queue_full"}), client-go what does not fit its channel.
+  evs=$(curl -s --cacert "$CP_DIR/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    "https://127.0.0.1:$CP_PORT/api/v1/events?fieldSelector=reason%3DOvenCreated" | grep -o '"reason":"OvenCreated"' | wc -l)
+  [ "${name%%-*}" != pizza ] && curl -s "http://127.0.0.1:$mport/metrics" \
     | grep -E '^peer_api_requests_by_kind|^# client-side' > "$WORK/$name-$n-$run.kinds"
   kill $CTL; wait $CTL 2>/dev/null; CTL=
-  echo "$name $n $run $t_conv $cpu $hwm $rss $req"
+  echo "$name $n $run $t_conv $cpu $hwm $rss $req $evs"
 }
 
 size_ours=$(stat -c %s "$OURS"); size_peer=$(stat -c %s "$PEER")
@@ -247,8 +261,8 @@ med() { # stdin: numbers -> median ("-" if none)
   sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2];
                                       else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
-fig() { # NAME N COLUMN(4 time, 5 cpu, 6 hwm, 7 rss, 8 requests) -> median over runs
-  awk -v c="$1" -v n="$2" -v k="$3" '$1 == c && $2 == n && $k != "-" { print $k }' "$FIG" | med
+fig() { # NAME N COLUMN(4 time, 5 cpu, 6 hwm, 7 rss, 8 requests, 9 OvenCreated Events) -> median over runs
+  awk -v c="$1" -v n="$2" -v k="$3" '$1 == c && $2 == n && $k != "-" && $k != "" { print $k }' "$FIG" | med
 }
 ratio() { # A B [DIGITS] -> A / B, or n/a
   awk -v a="$1" -v b="$2" -v d="${3:-1}" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "n/a"; else printf "%.*f", d, a / b }'
@@ -259,7 +273,8 @@ mark() { # VALUE OP LIMIT -> VALUE with a tick or a cross
 }
 label() {
   case $1 in
-    pizza-controller) echo "pizza-controller";;
+    pizza-controller) echo "pizza-controller, Events";;
+    pizza-no-events) echo "pizza-controller, no Events";;
     peer-unthrottled) echo "client-go, unthrottled";;
     peer-cr-defaults) echo "client-go, controller-runtime defaults";;
     peer-events) echo "client-go, unthrottled, --events";;
@@ -275,7 +290,8 @@ conc=$("$OURS" --help 2>&1 | sed -n 's/.*--max-concurrent-reconciles N.*(default
   echo
   echo "Produced by \`bash bench/run.sh\` (BENCH_SIZES=\"$SIZES\" BENCH_RUNS=$RUNS). Every controller started from the same etcd snapshot, under the same RBAC identity."
   echo
-  echo "- **pizza-controller**: its defaults (--max-concurrent-reconciles ${conc:-?}), --max-orders 20000."
+  echo "- **pizza-controller, no Events**: its defaults (--max-concurrent-reconciles ${conc:-?}) but --record-events=false, --max-orders 20000. Compared with the two peers below, which record no Events either."
+  [ "$EVENTS" = 1 ] && echo "- **pizza-controller, Events**: its defaults (Events recorded: OvenCreated here), --max-orders 20000. Compared with the peer with --events."
   echo "- **client-go, unthrottled**: rest.Config QPS -1 (client-go creates no client-side rate limiter), workqueue with the per-item failure backoff only (5 ms..1000 s, no bucket), 1 worker."
   echo "- **client-go, controller-runtime defaults**: QPS 20, burst 30 (one token bucket per client, as controller-runtime), DefaultControllerRateLimiter (max of per-item 5 ms..1000 s and a 10/s, burst 100 bucket), 1 worker (MaxConcurrentReconciles 1)."
   [ "$EVENTS" = 1 ] && echo "- **client-go, unthrottled, --events**: the unthrottled peer that also records Events on the orders with client-go's EventRecorder (OvenCreated here: the bench has no kubelet, Pods never run)."
@@ -292,23 +308,26 @@ conc=$("$OURS" --help 2>&1 | sed -n 's/.*--max-concurrent-reconciles N.*(default
       echo "| $n | $(label "$c") | $t | $(fig "$c" "$n" 5) | $(fig "$c" "$n" 6) | $(fig "$c" "$n" 7) | $r | $rpo |"
     done
   done
-  for peer in peer-unthrottled peer-cr-defaults; do
+  pairs="pizza-no-events:peer-unthrottled pizza-no-events:peer-cr-defaults"
+  [ "$EVENTS" = 1 ] && pairs="$pairs pizza-controller:peer-events"
+  for pair in $pairs; do
+    ours=${pair%%:*} peer=${pair#*:}
     echo
-    if [ "$peer" = peer-unthrottled ]; then
-      echo "Against the **unthrottled** peer (the targets of issue 6: time ≤ 0.8×, CPU ≥ 10× less, peak memory ≥ 20× less):"
-    else
-      echo "Against the peer with **controller-runtime's defaults**:"
-    fi
+    case $peer in
+      peer-unthrottled) echo "Against the **unthrottled** peer, no Events on either side (the targets of issue 6: time ≤ 0.8×, CPU ≥ 10× less, peak memory ≥ 20× less):";;
+      peer-cr-defaults) echo "Against the peer with **controller-runtime's defaults**, no Events on either side:";;
+      peer-events) echo "With **Events on both sides**: pizza-controller's defaults against the unthrottled peer with --events:";;
+    esac
     echo
     echo "| orders | time ours / peer | CPU peer / ours | peak memory peer / ours | settled memory peer / ours |"
     echo "| ---: | ---: | ---: | ---: | ---: |"
     for n in $SIZES; do
       [ "$(fig "$peer" "$n" 4)" = - ] && continue
-      [ "$(fig pizza-controller "$n" 4)" = - ] && continue
-      tr=$(ratio "$(fig pizza-controller "$n" 4)" "$(fig "$peer" "$n" 4)" 2)
-      cr=$(cpu_ratio "$(fig "$peer" "$n" 5)" "$(fig pizza-controller "$n" 5)")
-      hr=$(ratio "$(fig "$peer" "$n" 6)" "$(fig pizza-controller "$n" 6)" 0)
-      sr=$(ratio "$(fig "$peer" "$n" 7)" "$(fig pizza-controller "$n" 7)" 0)
+      [ "$(fig "$ours" "$n" 4)" = - ] && continue
+      tr=$(ratio "$(fig "$ours" "$n" 4)" "$(fig "$peer" "$n" 4)" 2)
+      cr=$(cpu_ratio "$(fig "$peer" "$n" 5)" "$(fig "$ours" "$n" 5)")
+      hr=$(ratio "$(fig "$peer" "$n" 6)" "$(fig "$ours" "$n" 6)" 0)
+      sr=$(ratio "$(fig "$peer" "$n" 7)" "$(fig "$ours" "$n" 7)" 0)
       if [ "$peer" = peer-unthrottled ] && [ "$n" -gt 0 ]; then
         echo "| $n | $(mark "$tr" "<=" 0.8) | $(mark "$cr" ">=" 10) | $(mark "$hr" ">=" 20) | $sr |"
       elif [ "$n" -gt 0 ]; then
@@ -320,15 +339,19 @@ conc=$("$OURS" --help 2>&1 | sed -n 's/.*--max-concurrent-reconciles N.*(default
   done
   if [ "$EVENTS" = 1 ]; then
     echo
-    echo "Events: API requests of the unthrottled peer without and with --events."
+    echo "Events: API requests without and with Events, each controller, and the OvenCreated Events"
+    echo "on the API server once settled (one per order when none was dropped)."
     echo
-    echo "| orders | without | with --events | extra per order |"
-    echo "| ---: | ---: | ---: | ---: |"
+    echo "| orders | controller | requests without | with Events | extra per order | Events written |"
+    echo "| ---: | --- | ---: | ---: | ---: | ---: |"
     for n in $SIZES; do
       [ "$n" -gt 0 ] || continue
-      a=$(fig peer-unthrottled "$n" 8); b=$(fig peer-events "$n" 8)
-      [ "$a" = - ] || [ "$b" = - ] && continue
-      echo "| $n | $a | $b | $(awk -v a="$a" -v b="$b" -v n="$n" 'BEGIN { printf "%.2f", (b - a) / n }') |"
+      for pair in pizza-no-events:pizza-controller peer-unthrottled:peer-events; do
+        a=$(fig "${pair%%:*}" "$n" 8); b=$(fig "${pair#*:}" "$n" 8)
+        [ "$a" = - ] || [ "$b" = - ] && continue
+        who=$([ "${pair%%:*}" = pizza-no-events ] && echo pizza-controller || echo client-go)
+        echo "| $n | $who | $a | $b | $(awk -v a="$a" -v b="$b" -v n="$n" 'BEGIN { printf "%.2f", (b - a) / n }') | $(fig "${pair#*:}" "$n" 9) |"
+      done
     done
   fi
   echo

@@ -96,6 +96,7 @@ void events_record(struct events *e, const struct table_slot *s, enum event_type
 		c = oldest;
 		c->key = key;
 		c->count = 0;
+		c->inflight = 0; /* an evicted Event's write in flight no longer speaks for this one */
 		c->first_wall = ts.tv_sec;
 		/* client-go names an Event <object>.<UnixNano in hex>: unique per object and time */
 		c->suffix = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
@@ -130,28 +131,48 @@ static void timestamp(char *out, size_t cap, int64_t wall)
 		tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Starts the write for the queue's head: PATCH when the Event exists (count > 1), else POST. */
-static void start(struct events *e, int64_t now, int force_create)
+/* 1 when the queue's head may be sent now. */
+static int head_ready(const struct events *e)
+{
+	const struct event_pending *p = &e->queue[e->head];
+	const struct event_key_entry *c = &e->cache[p->cache];
+	return e->len > 0 && !(c->key == p->key && c->inflight);
+}
+
+int events_take(struct events *e, struct event_pending *out)
 {
 	struct event_pending *p = &e->queue[e->head];
 	struct event_key_entry *c = &e->cache[p->cache];
-	char path[256], evname[TABLE_NAME_MAX + 20], first[80], last[80], uid[37];
+	if (!head_ready(e))
+		return 0;
+	if (c->key == p->key)
+		c->inflight = 1;
+	*out = *p;
+	e->head = (e->head + 1) % EVENTS_QUEUE_MAX;
+	e->len--;
+	return 1;
+}
+
+int events_request(struct events *e, const struct event_pending *p, int force_create, char *path, size_t path_cap,
+	char *body, size_t body_cap, int *patch)
+{
+	const struct event_key_entry *c = &e->cache[p->cache];
+	char evname[TABLE_NAME_MAX + 20], first[80], last[80], uid[37];
 	struct timespec ts;
 	struct json_w w;
-	int n, rc;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pz_snprintf(evname, sizeof evname, "%s.%llx", p->name, (unsigned long long)c->suffix);
 	timestamp(first, sizeof first, c->first_wall);
 	timestamp(last, sizeof last, ts.tv_sec);
-	json_w_init(&w, e->body, sizeof e->body);
+	json_w_init(&w, body, body_cap);
 	json_w_obj(&w);
-	e->sending_patch = c->key == p->key && c->count > 1 && !force_create;
-	if (e->sending_patch) {
+	*patch = c->key == p->key && c->count > 1 && !force_create;
+	if (*patch) {
 		json_w_kint(&w, "count", c->count);
 		json_w_kstr(&w, "lastTimestamp", last);
 		json_w_close(&w);
-		pz_snprintf(path, sizeof path, "/api/v1/namespaces/%s/events/%s", p->ns, evname);
+		pz_snprintf(path, path_cap, "/api/v1/namespaces/%s/events/%s", p->ns, evname);
 	} else {
 		order_uid_format(p->uid, uid);
 		json_w_kstr(&w, "apiVersion", "v1");
@@ -183,22 +204,39 @@ static void start(struct events *e, int64_t now, int force_create)
 		json_w_kstr(&w, "reportingComponent", ORDER_MANAGER);
 		json_w_kstr(&w, "reportingInstance", e->host);
 		json_w_close(&w);
-		pz_snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", p->ns);
+		pz_snprintf(path, path_cap, "/api/v1/namespaces/%s/events", p->ns);
 	}
-	n = json_w_end(&w);
-	if (n < 0) {
+	return json_w_end(&w);
+}
+
+int events_done(struct events *e, const struct event_pending *p, int patch, int status)
+{
+	struct event_key_entry *c = &e->cache[p->cache];
+	if (patch && status == 404)
+		return 1; /* the server expired it: create it again (still in flight) */
+	if (c->key == p->key)
+		c->inflight = 0;
+	if (status == 200 || status == 201) {
+		if (patch)
+			e->patched++;
+		else
+			e->created++;
+	} else {
 		e->failed++;
-		e->head = (e->head + 1) % EVENTS_QUEUE_MAX;
-		e->len--;
-		return;
 	}
-	rc = kube_link_start(&e->link, e->api, e->sending_patch ? "PATCH" : "POST", path,
-		e->sending_patch ? "application/merge-patch+json" : "application/json", e->body, (size_t)n, LINK_CALL,
-		e->out, sizeof e->out, 0, now);
-	if (rc < 0) {
-		e->failed++;
-		e->head = (e->head + 1) % EVENTS_QUEUE_MAX;
-		e->len--;
+	return 0;
+}
+
+/* Starts the events link's write of e->cur. */
+static void send_cur(struct events *e, int64_t now, int force_create)
+{
+	char path[256];
+	int n = events_request(e, &e->cur, force_create, path, sizeof path, e->body, sizeof e->body, &e->sending_patch);
+	if (n < 0 || kube_link_start(&e->link, e->api, e->sending_patch ? "PATCH" : "POST", path,
+			e->sending_patch ? EVENTS_PATCH_TYPE : EVENTS_CREATE_TYPE, e->body, (size_t)n, LINK_CALL,
+			e->out, sizeof e->out, 0, now) < 0) {
+		events_done(e, &e->cur, e->sending_patch, -1);
+		e->cur_busy = 0;
 	}
 	/* stepped by events_step when the loop sees the fd ready */
 }
@@ -206,32 +244,22 @@ static void start(struct events *e, int64_t now, int force_create)
 void events_step(struct events *e, int64_t now)
 {
 	int rc;
-	if (e->len == 0)
-		return;
-	if (!kube_link_busy(&e->link) && e->link.state != LINK_DONE) {
-		start(e, now, 0);
+	if (!e->cur_busy) {
+		if (kube_link_busy(&e->link) || !events_take(e, &e->cur))
+			return;
+		e->cur_busy = 1;
+		send_cur(e, now, 0);
 		return;
 	}
 	rc = kube_link_step(&e->link, e->api, now);
 	if (rc == 0)
 		return;
-	if (rc > 0 && e->sending_patch && e->link.status == 404) {
-		/* the server expired it: create it again */
-		e->link.state = LINK_IDLE;
-		start(e, now, 1);
+	e->link.state = LINK_IDLE;
+	if (events_done(e, &e->cur, e->sending_patch, rc > 0 ? e->link.status : -1)) {
+		send_cur(e, now, 1);
 		return;
 	}
-	if (rc > 0 && (e->link.status == 200 || e->link.status == 201)) {
-		if (e->sending_patch)
-			e->patched++;
-		else
-			e->created++;
-	} else {
-		e->failed++;
-	}
-	e->link.state = LINK_IDLE;
-	e->head = (e->head + 1) % EVENTS_QUEUE_MAX;
-	e->len--;
+	e->cur_busy = 0;
 }
 
 int events_fd(const struct events *e) { return kube_link_fd(&e->link); }
@@ -239,5 +267,5 @@ short events_events(const struct events *e) { return kube_link_events(&e->link);
 int64_t events_deadline(const struct events *e) { return kube_link_deadline(&e->link); }
 int events_pending(const struct events *e)
 {
-	return e->len > 0 && (!kube_link_busy(&e->link) || kube_link_pending(&e->link));
+	return e->cur_busy ? kube_link_pending(&e->link) : head_ready(e);
 }

@@ -10,8 +10,16 @@
  *     refilled one per EVENTS_REFILL_MS, per involved object (EVENTS_OBJECTS_MAX buckets, LRU).
  *   - Queue: at most EVENTS_QUEUE_MAX writes wait; a repeat of a queued event only bumps its count.
  *     A full queue drops the event (counted). A failed write is counted and dropped: an Event never
- *     fails, delays or retries a reconcile.
- * One write is in flight at a time on the events link; the loop drives it (fd, events, deadline).
+ *     fails or retries a reconcile.
+ * Two kinds of sender drain the queue, each taking the oldest write out of it (events_take), sending
+ * what events_request builds and reporting the answer to events_done:
+ *   - the events link (events_step): one write at a time, driven by the loop (fd, events, deadline);
+ *   - reconcile workers, after their order is handed back (reconcile.c): one connection alone is
+ *     one request at a time, while reconciles run on several, so in a burst Events would fall
+ *     behind and overflow the queue. Workers carry them at the pace reconciles make them, on
+ *     connections that are already open.
+ * A write whose Event has another write in flight waits at the head of the queue, so a PATCH of
+ * count never overtakes the POST that creates the Event.
  */
 #ifndef PZ_EVENTS_H
 #define PZ_EVENTS_H
@@ -40,6 +48,7 @@ struct event_key_entry {
 	int64_t first_wall;         /* firstTimestamp (epoch s) */
 	int64_t used_ms;            /* LRU */
 	uint32_t count;
+	uint8_t inflight;           /* a write of this Event is being sent */
 };
 
 struct event_bucket {
@@ -67,7 +76,9 @@ struct events {
 	struct event_bucket bucket[EVENTS_OBJECTS_MAX];
 	struct event_pending queue[EVENTS_QUEUE_MAX];
 	unsigned head, len;         /* ring */
-	int sending_patch;          /* the write in flight is a PATCH of an existing Event */
+	struct event_pending cur;   /* the events link's write */
+	int cur_busy;               /* cur is being sent */
+	int sending_patch;          /* cur is a PATCH of an existing Event */
 	struct kube_link link;
 	char body[EVENTS_BODY_MAX];
 	char out[256];
@@ -83,6 +94,20 @@ void events_record(struct events *e, const struct table_slot *s, enum event_type
 
 /* Sends the next queued write when the link is free, carries the one in flight forward. */
 void events_step(struct events *e, int64_t now);
+
+/* For any sender. Takes the oldest queued write into *out: 1, or 0 when there is none (or its Event
+ * has a write in flight: it waits). The sender must end it with events_done. */
+int events_take(struct events *e, struct event_pending *out);
+#define EVENTS_PATCH_TYPE "application/merge-patch+json"
+#define EVENTS_CREATE_TYPE "application/json"
+/* The request for p: a PATCH of the Event's count when it exists (*patch = 1, method PATCH, type
+ * EVENTS_PATCH_TYPE) unless force_create, else a POST of the whole Event (EVENTS_CREATE_TYPE). Writes
+ * the path and the body; returns the body's length or a negative code (PZ_ETOOBIG). */
+int events_request(struct events *e, const struct event_pending *p, int force_create, char *path, size_t path_cap,
+	char *body, size_t body_cap, int *patch);
+/* The answer to p's write (status < 0: it was never answered). Counts it, and returns 1 when it
+ * must be sent again as a create (the server expired the Event a PATCH was for), else 0. */
+int events_done(struct events *e, const struct event_pending *p, int patch, int status);
 
 int events_fd(const struct events *e);
 short events_events(const struct events *e);

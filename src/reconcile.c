@@ -483,6 +483,7 @@ static void call_done(struct reconciler *r, unsigned k, int64_t now)
 		finish(r, k, now); /* the reconcile's own failure is what is logged and retried */
 		return;
 	case STEP_FREE:
+	case STEP_EVENT: /* reconcile_step ends Event writes itself */
 		break;
 	}
 	PZ_BUG("reconcile step");
@@ -495,6 +496,37 @@ static void failure_message(const struct reconcile_worker *w, char *msg, size_t 
 		pz_snprintf(msg, cap, "%s failed: HTTP %d%s%s", w->what, w->status, w->detail[0] ? ": " : "", w->detail);
 	else
 		pz_snprintf(msg, cap, "%s failed: %s", w->what, pz_strerror(w->code));
+}
+
+/* Starts worker k's write of w->ev: 0, or -1 when it could not start (the Event is dropped,
+ * counted as failed). */
+static int send_event(struct reconciler *r, unsigned k, int force_create, int64_t now)
+{
+	struct reconcile_worker *w = &r->w[k];
+	char path[256];
+	int n = events_request(r->events, &w->ev, force_create, path, sizeof path, w->body, sizeof w->body, &w->ev_patch);
+	if (n >= 0 && kube_link_start(&w->link, r->api, w->ev_patch ? "PATCH" : "POST", path,
+			w->ev_patch ? EVENTS_PATCH_TYPE : EVENTS_CREATE_TYPE, w->body, (size_t)n, LINK_CALL, w->out,
+			sizeof w->out, 0, now) == 0) {
+		w->step = STEP_EVENT;
+		return 0;
+	}
+	events_done(r->events, &w->ev, w->ev_patch, -1);
+	return -1;
+}
+
+/* Worker k, its order handed back: sends the next queued Event (see reconcile.h), or is free. */
+static void next_event_or_free(struct reconciler *r, unsigned k, int64_t now)
+{
+	struct reconcile_worker *w = &r->w[k];
+	while (r->events && w->ev_sent < RECONCILE_EVENTS_PER_RUN &&
+	       (!r->may_write || r->may_write(r->may_write_arg, now)) && events_take(r->events, &w->ev)) {
+		w->ev_sent++;
+		if (send_event(r, k, 0, now) == 0)
+			return;
+	}
+	w->step = STEP_FREE;
+	r->active--;
 }
 
 static void finish(struct reconciler *r, unsigned k, int64_t now)
@@ -559,10 +591,10 @@ static void finish(struct reconciler *r, unsigned k, int64_t now)
 		metrics_work_done(k, pz_now_us(), not_leader ? METRICS_REQUEUE : METRICS_SUCCESS);
 	}
 	w->slot = -1;
-	w->step = STEP_FREE;
 	if (w->link.state == LINK_DONE)
 		w->link.state = LINK_IDLE;
-	r->active--;
+	w->ev_sent = 0;
+	next_event_or_free(r, k, now);
 }
 
 int reconcile_start(struct reconciler *r, int i, int64_t now)
@@ -619,6 +651,15 @@ void reconcile_step(struct reconciler *r, unsigned k, int64_t now)
 	rc = kube_link_step(&w->link, r->api, now);
 	if (rc == 0)
 		return;
+	if (w->step == STEP_EVENT) {
+		if (rc > 0)
+			w->link.state = LINK_IDLE;
+		if (events_done(r->events, &w->ev, w->ev_patch, rc > 0 ? w->link.status : -1) &&
+		    send_event(r, k, 1, now) == 0)
+			return;
+		next_event_or_free(r, k, now);
+		return;
+	}
 	if (rc < 0) {
 		static const char *const names[] = { "", "get-order", "create-pod", "get-pod", "delete-pod", "update-status" };
 		drop_resp(r, k);
@@ -637,9 +678,13 @@ void reconcile_abandon_all(struct reconciler *r, int64_t now)
 		kube_link_close(&w->link);
 		if (w->step == STEP_FREE)
 			continue;
-		drop_resp(r, k);
-		table_schedule(r->table, w->slot, now);
-		metrics_work_done(k, pz_now_us(), METRICS_REQUEUE);
+		if (w->step == STEP_EVENT) {
+			events_done(r->events, &w->ev, w->ev_patch, -1); /* abandoned: counted as failed */
+		} else {
+			drop_resp(r, k);
+			table_schedule(r->table, w->slot, now);
+			metrics_work_done(k, pz_now_us(), METRICS_REQUEUE);
+		}
 		w->slot = -1;
 		w->step = STEP_FREE;
 		r->active--;

@@ -16,6 +16,10 @@
  *
  * Writes (POST, DELETE, PATCH) start only while may_write() allows them (leader election); a worker
  * that may not write hands its order back without acting.
+ *
+ * Events: once its order is handed back, a worker sends up to RECONCILE_EVENTS_PER_RUN queued Events
+ * (events.h) on its link before it takes another order (STEP_EVENT, slot -1): Events keep pace with
+ * reconciles in a burst instead of overflowing the queue behind the single events link.
  */
 #ifndef PZ_RECONCILE_H
 #define PZ_RECONCILE_H
@@ -39,6 +43,9 @@
  * (~47 KiB reserved, ~25 KiB resident once used). */
 #define RECONCILE_WORKERS_MAX 64
 #define RECONCILE_WORKERS_DEFAULT 4
+/* A reconcile records at most two Events (OvenCreated and a phase, or ReconcileError and one more):
+ * sending as many as it can record keeps the queue from growing whatever the burst. */
+#define RECONCILE_EVENTS_PER_RUN 2
 
 struct reconcile_config {
 	int64_t resync_ms;          /* after success (default 5 minutes) */
@@ -48,11 +55,11 @@ struct reconcile_config {
 };
 
 enum reconcile_step { STEP_FREE, STEP_GET_ORDER, STEP_CREATE, STEP_GET_POD, STEP_DELETE, STEP_STATUS,
-	STEP_ERROR_STATUS };
+	STEP_ERROR_STATUS, STEP_EVENT };
 enum reconcile_result { RESULT_UNCHANGED, RESULT_CHANGED, RESULT_ERROR };
 
 struct reconcile_worker {
-	int slot;                   /* table slot being reconciled, -1 when free */
+	int slot;                   /* table slot being reconciled, -1 when free or in STEP_EVENT */
 	enum reconcile_step step;
 	int round;
 	int changed;
@@ -66,6 +73,9 @@ struct reconcile_worker {
 	struct kube_link link;
 	char out[RECONCILE_OUT_MAX];
 	char body[RECONCILE_BODY_MAX];
+	struct event_pending ev;    /* STEP_EVENT: the Event being written */
+	int ev_patch;
+	unsigned ev_sent;           /* Events sent since the order was handed back */
 };
 
 struct reconciler {

@@ -5,9 +5,13 @@
  * create reads the Pod and decides again; 409 then 404 is logged and decided again (and bounded by
  * RECONCILE_ROUNDS when it never ends); with several workers an order is never reconciled twice at
  * once (checked after every call, while events re-enqueue running orders); a slot removed while its
- * worker is mid-call is handed back and freed; may_write returning 0 stops every write.
+ * worker is mid-call is handed back and freed; may_write returning 0 stops every write. With Events
+ * on, workers carry them after their orders (no events link is driven here): a burst of orders gets
+ * every Event, none dropped, a repeat PATCHes the count only after the POST that created it, and a
+ * PATCH answered 404 creates the Event again.
  */
 #include "check.h"
+#include "events.h"
 #include "harness.h"
 #include "loopback.h"
 
@@ -27,6 +31,7 @@ static struct kube_api api;
 static struct table tb;
 static struct reconciler rec;
 static struct reconcile_worker workers[NWORK];
+static struct events evs;
 static char resp[64 * 1024];
 static jsmntok_t tok[NTOK];
 static const struct reconcile_config rcfg = {
@@ -82,7 +87,12 @@ struct srv {
 	int stalled, release;
 	int posts, gets, patches, others;
 	int inflight[16], max_inflight; /* per order (by the name's last digit): requests at once */
+	int ev_posts, ev_patches, ev_patch_404; /* Events: POSTs, PATCHes; PATCHes to answer 404 */
+	int ev_patch_unknown;                   /* PATCHes of an Event no POST had created */
+	int ev_names;                           /* Event names created, in ev_name */
+	char ev_name[32][48];
 };
+_Static_assert(sizeof(struct srv) <= sizeof ((struct lb_shared *)0)->state, "srv fits the shared state");
 
 static char *get_pod;
 static size_t get_pod_len;
@@ -116,6 +126,31 @@ static void h_api(struct lb_peer *p, void *arg)
 				lb_answer(p, 404, "{\"kind\":\"Status\",\"code\":404,\"reason\":\"NotFound\"}");
 			else
 				lb_write(p, get_pod, get_pod_len);
+		} else if (IS(req, "POST /api/v1/namespaces/default/events ")) {
+			/* remember the Event's name: a later PATCH must be for one created before it */
+			const char *b = strstr(req, "\"metadata\":{\"name\":\"");
+			int k = LB_ADD(&S->ev_names, 1) - 1;
+			LB_ADD(&S->ev_posts, 1);
+			if (b && k >= 0 && k < 32) {
+				b += sizeof "\"metadata\":{\"name\":\"" - 1;
+				snprintf(S->ev_name[k], sizeof S->ev_name[k], "%.*s", (int)strcspn(b, "\""), b);
+			}
+			lb_answer(p, 201, "{\"kind\":\"Event\"}");
+		} else if (IS(req, "PATCH /api/v1/namespaces/default/events/")) {
+			const char *name = req + sizeof "PATCH /api/v1/namespaces/default/events/" - 1;
+			size_t len = strcspn(name, " ");
+			int known = 0, n = LB_GET(&S->ev_names);
+			for (int k = 0; k < n && k < 32; k++)
+				known |= strlen(S->ev_name[k]) == len && !strncmp(S->ev_name[k], name, len);
+			LB_ADD(&S->ev_patches, 1);
+			if (!known)
+				LB_ADD(&S->ev_patch_unknown, 1);
+			if (LB_GET(&S->ev_patch_404) > 0) {
+				LB_ADD(&S->ev_patch_404, -1);
+				lb_answer(p, 404, "{\"kind\":\"Status\",\"code\":404,\"reason\":\"NotFound\"}");
+			} else {
+				lb_answer(p, 200, "{\"kind\":\"Event\"}");
+			}
 		} else if (IS(req, "PATCH /apis/pizzeria.example.com/v1/namespaces/default/pizzaorders/")) {
 			LB_ADD(&S->patches, 1);
 			lb_answer(p, 200, "{}");
@@ -135,7 +170,7 @@ static void check_invariant(void)
 {
 	for (unsigned k = 0; k < rec.nworkers; k++) {
 		int i = workers[k].slot;
-		if (workers[k].step == STEP_FREE) {
+		if (workers[k].step == STEP_FREE || workers[k].step == STEP_EVENT) { /* no order held */
 			if (i != -1)
 				violations++;
 			continue;
@@ -143,7 +178,7 @@ static void check_invariant(void)
 		if (i < 0 || tb.slot[i].state != SLOT_RUNNING)
 			violations++;
 		for (unsigned j = k + 1; j < rec.nworkers; j++)
-			if (workers[j].step != STEP_FREE && workers[j].slot == i)
+			if (workers[j].step != STEP_FREE && workers[j].step != STEP_EVENT && workers[j].slot == i)
 				violations++;
 	}
 	for (uint32_t i = 0; i < tb.high_water; i++) {
@@ -151,7 +186,7 @@ static void check_invariant(void)
 		if (tb.slot[i].state != SLOT_RUNNING)
 			continue;
 		for (unsigned k = 0; k < rec.nworkers; k++)
-			held += workers[k].step != STEP_FREE && workers[k].slot == (int)i;
+			held += workers[k].step != STEP_FREE && workers[k].step != STEP_EVENT && workers[k].slot == (int)i;
 		if (held != 1)
 			violations++;
 	}
@@ -529,6 +564,121 @@ static void test_abandon_all(void)
 	teardown(&s);
 }
 
+/* ---- Events carried by the workers ---- */
+
+static void events_on(void)
+{
+	memset(&evs, 0, sizeof evs); /* static storage, as main.c's */
+	events_init(&evs, &api, "test-host");
+	rec.events = &evs;
+}
+
+/* A burst of orders on every worker: each order's OvenCreated reaches the server, none dropped,
+ * on the workers' own links (no connection added), and the workers end free. */
+static void test_events_burst(void)
+{
+	struct lb_server s = { 0 };
+	char name[32], uid[40];
+	int n = 40; /* more than EVENTS_QUEUE_MAX: the queue alone would overflow */
+
+	CHECK(n > EVENTS_QUEUE_MAX);
+	setup(&s, NWORK);
+	/* the table has 16 slots: the orders come in waves, each removed once baked */
+	events_on();
+	for (int wave = 0; wave < n / 10; wave++) {
+		for (int k = 0; k < 10; k++) {
+			snprintf(name, sizeof name, "order-%02d", wave * 10 + k);
+			snprintf(uid, sizeof uid, "00000000-0000-4000-8000-%012d", wave * 10 + k);
+			CHECK(add_order(name, uid) >= 0);
+		}
+		/* the events link is never driven here: only workers can send */
+		settle(5000);
+		for (uint32_t i = 0; i < tb.high_water; i++)
+			if (tb.slot[i].state != SLOT_EMPTY)
+				table_remove(&tb, (int)i);
+	}
+	CHECK_EQ_INT(srv(&s)->posts, n);
+	CHECK_EQ_INT(srv(&s)->patches, n);
+	CHECK_EQ_INT(srv(&s)->ev_posts, n);
+	CHECK_EQ_INT(evs.created, (uint64_t)n);
+	CHECK_EQ_INT(evs.dropped_full, 0);
+	CHECK_EQ_INT(evs.failed, 0);
+	CHECK_EQ_INT(evs.len, 0);
+	CHECK_EQ_INT(rec.active, 0);
+	CHECK_EQ_INT(violations, 0);
+	CHECK(LB_GET(&s.sh->accepts) >= 1 && LB_GET(&s.sh->accepts) <= NWORK);
+	rec.events = NULL;
+	teardown(&s);
+}
+
+/* A repeat PATCHes the count of the Event its POST created; a PATCH answered 404 (the server
+ * expired it) creates it again. */
+static void test_events_repeat(void)
+{
+	struct lb_server s = { 0 };
+	int i;
+
+	setup(&s, 1);
+	events_on();
+	i = add_order("order-123", UID1);
+	CHECK(i >= 0);
+	settle(5000);
+	CHECK_EQ_INT(LB_GET(&s.sh->requests), 3); /* Pod, status, OvenCreated */
+	CHECK_EQ_INT(srv(&s)->ev_posts, 1);
+	CHECK_EQ_INT(LB_GET(&s.sh->accepts), 1); /* the Event rode the worker's link */
+	for (int round = 0; round < 3; round++) {
+		if (round == 2)
+			LB_SET(&srv(&s)->ev_patch_404, 1);
+		events_record(&evs, &tb.slot[i], EVENT_WARNING, "Test", "the same thing again", pz_now_ms());
+		table_enqueue(&tb, i, pz_now_ms()); /* nothing to change: the worker only carries the Event */
+		settle(3000);
+	}
+	CHECK_EQ_INT(srv(&s)->ev_posts, 3);   /* OvenCreated, Test, Test again after the 404 */
+	CHECK_EQ_INT(srv(&s)->ev_patches, 2); /* count 2, then count 3 answered 404 */
+	CHECK_EQ_INT(srv(&s)->ev_patch_unknown, 0);
+	CHECK_EQ_INT(evs.created, 3);
+	CHECK_EQ_INT(evs.patched, 1);
+	CHECK_EQ_INT(evs.failed, 0);
+	rec.events = NULL;
+	teardown(&s);
+}
+
+/* The ordering rule, without I/O: a repeat recorded while its Event's POST is in flight waits at
+ * the head of the queue until that write ends, then goes as a PATCH. */
+static void test_events_inflight_order(void)
+{
+	struct event_pending a, b;
+	struct table_slot sl;
+	char path[256], body[EVENTS_BODY_MAX];
+	int patch = -1;
+
+	memset(&sl, 0, sizeof sl);
+	strcpy(sl.ns, "default");
+	strcpy(sl.name, "order-1");
+	memset(&evs, 0, sizeof evs);
+	events_init(&evs, &api, "test-host");
+	events_record(&evs, &sl, EVENT_NORMAL, "OvenCreated", "created", 1000);
+	CHECK_EQ_INT(events_take(&evs, &a), 1);
+	CHECK(events_request(&evs, &a, 0, path, sizeof path, body, sizeof body, &patch) > 0);
+	CHECK_EQ_INT(patch, 0);
+	CHECK_EQ_STR(path, "/api/v1/namespaces/default/events");
+	events_record(&evs, &sl, EVENT_NORMAL, "OvenCreated", "created", 1001);
+	CHECK_EQ_INT(evs.len, 1);
+	CHECK_EQ_INT(events_take(&evs, &b), 0);  /* waits: its POST is in flight */
+	CHECK_EQ_INT(events_done(&evs, &a, 0, 201), 0);
+	CHECK_EQ_INT(events_take(&evs, &b), 1);
+	CHECK(events_request(&evs, &b, 0, path, sizeof path, body, sizeof body, &patch) > 0);
+	CHECK_EQ_INT(patch, 1);
+	CHECK(!strncmp(path, "/api/v1/namespaces/default/events/order-1.", 42));
+	CHECK(strstr(body, "\"count\":2") != NULL);
+	CHECK_EQ_INT(events_done(&evs, &b, 1, 404), 1); /* expired: send again as a create */
+	CHECK(events_request(&evs, &b, 1, path, sizeof path, body, sizeof body, &patch) > 0);
+	CHECK_EQ_INT(patch, 0);
+	CHECK_EQ_INT(events_done(&evs, &b, 0, 201), 0);
+	CHECK_EQ_INT(evs.created, 2);
+	CHECK_EQ_INT(evs.cache[a.cache].inflight, 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -545,6 +695,9 @@ int main(void)
 	LB_RUN("removed_mid_call", test_removed_mid_call);
 	LB_RUN("may_write", test_may_write);
 	LB_RUN("abandon_all", test_abandon_all);
+	LB_RUN("events_burst", test_events_burst);
+	LB_RUN("events_repeat", test_events_repeat);
+	LB_RUN("events_inflight_order", test_events_inflight_order);
 	free(get_pod);
 	return check_done("reconcile");
 }
