@@ -28,6 +28,15 @@ int kube_api_resolve(struct kube_api *api)
 	return 0;
 }
 
+/* Tells a rotated token from the same one without keeping a copy of it. */
+static uint64_t token_digest(const char *t)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (; *t; t++)
+		h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+	return h;
+}
+
 void kube_link_init(struct kube_link *l)
 {
 	/* Field by field, not a memset: the connection's TLS engine and buffers (~33 KiB) must stay
@@ -35,7 +44,7 @@ void kube_link_init(struct kube_link *l)
 	 * costs no memory). */
 	l->state = LINK_IDLE;
 	l->mode = LINK_CALL;
-	l->status = l->error = l->reused = l->retried = 0;
+	l->status = l->error = l->reused = l->retried = l->cred_rotated = 0;
 	l->retry_after_ms = -1;
 	l->deadline = INT64_MAX;
 	l->started_ms = 0;
@@ -148,6 +157,7 @@ int kube_link_start(struct kube_link *l, struct kube_api *api, const char *metho
 	l->method = method;
 	set_out(l, out, cap);
 	l->status = 0;
+	l->cred_rotated = 0;
 	l->retry_after_ms = -1;
 	l->error = 0;
 	l->retried = 0;
@@ -327,9 +337,11 @@ int kube_link_step(struct kube_link *l, struct kube_api *api, int64_t now)
 				l->retry_after_ms = ms < 0 ? 0 : ms > KUBE_RETRY_AFTER_MAX_MS ? KUBE_RETRY_AFTER_MAX_MS : ms;
 			}
 			if (l->status == 401) {
+				uint64_t before = token_digest(api->token);
 				api->unauthorized++;
 				/* rotated, or the plugin's credential expired: the next request carries the new one */
 				config_refresh_credentials(api, now, 1);
+				l->cred_rotated = token_digest(api->token) != before;
 			}
 			l->state = LINK_BODY;
 			if (l->mode == LINK_STREAM) {

@@ -82,6 +82,7 @@ struct kube_link {
 	int reused;                 /* the request went out on a kept-alive connection */
 	int retried;                /* ... and was sent again on a new one after that failed */
 	int out_truncated;
+	int cred_rotated;           /* a 401 re-read the token and found a new one: retry at once */
 	int64_t retry_after_ms;     /* 429/503 with Retry-After: the wait asked for, clamped to
 				       [0, KUBE_RETRY_AFTER_MAX_MS]; -1 otherwise */
 	int64_t deadline;           /* of the current phase; INT64_MAX while a stream body flows */

@@ -214,6 +214,17 @@ static int serve(void *arg, const char *path, char *body, size_t cap, size_t *le
 
 /* ---- the loop ---- */
 
+/* A TLS failure's cause (certificate expired, no serverAuth, ...) on the line that reports the
+ * failed call, once: the code survives the connection's close until read here. */
+static void log_tls_cause(struct kube_link *l)
+{
+	if (l->conn.tls_error) {
+		log_int("tls", l->conn.tls_error);
+		log_str("tls_error", tls_strerror(l->conn.tls_error));
+		l->conn.tls_error = 0;
+	}
+}
+
 static void log_watch_failure(struct watch *w, int rc)
 {
 	int proxy_refused = w->link.conn.proxy_status && w->link.conn.proxy_status != 200;
@@ -233,10 +244,7 @@ static void log_watch_failure(struct watch *w, int rc)
 	log_str("resource", w->resource);
 	log_err(rc);
 	log_int("http", w->last_status);
-	if (w->link.conn.tls_error) {
-		log_int("tls", w->link.conn.tls_error);
-		log_str("tls_error", tls_strerror(w->link.conn.tls_error));
-	}
+	log_tls_cause(&w->link);
 	log_str("detail", w->detail);
 	if (w->link.conn.proxy_status && w->link.conn.proxy_status != 200) {
 		log_str("proxy", ctl.api.target.proxy.host);
@@ -247,7 +255,6 @@ static void log_watch_failure(struct watch *w, int rc)
 		log_str("credentials", config_refresh_error());
 	log_int("retry_in_ms", w->wake_ms - pz_now_ms());
 	log_end();
-	w->link.conn.tls_error = 0;
 	w->link.conn.proxy_status = 0;
 }
 
@@ -288,6 +295,7 @@ static int lead(int64_t now)
 		log_str("lease", ctl.lease.cfg.name);
 		log_err(rc);
 		log_int("http", ctl.lease.last_status);
+		log_tls_cause(&ctl.lease.link);
 		log_int("renew_deadline_in_ms", ctl.lease.renewed_ms + ctl.lease.cfg.renew_deadline_ms - now);
 		log_end();
 	} else if (rc < 0 && rc != PZ_ECONFLICT) {
@@ -295,6 +303,7 @@ static int lead(int64_t now)
 		log_str("lease", ctl.lease.cfg.name);
 		log_err(rc);
 		log_int("http", ctl.lease.last_status);
+		log_tls_cause(&ctl.lease.link);
 		log_end();
 	}
 	if (rc == 1 && ctl.lease.state == LEASE_LEADER) {
@@ -323,7 +332,7 @@ static int lead(int64_t now)
 
 /* Who owns each pollfd entry, so a turn steps only what is ready. */
 enum { OWNER_ORDERS = -1, OWNER_PODS = -2, OWNER_LEASE = -3, OWNER_SERVER = -4, OWNER_EVENTS = -5 };
-#define LOOP_FDS_MAX (4 + RECONCILE_WORKERS_MAX + 2 * (1 + SERVER_CLIENTS_MAX))
+#define LOOP_FDS_MAX (4 + RECONCILE_WORKERS_MAX + 2 * SERVER_POLLFDS_MAX)
 
 static int add_fd(struct pollfd *fds, int *owner, int n, int fd, short events, int who)
 {
@@ -345,6 +354,7 @@ static int run_loop(const sigset_t *wait_mask)
 	while (!stop_signal) {
 		int64_t now = pz_now_ms(), wake = INT64_MAX;
 		int n = 0, acting = lead(now), k, ready_o = 0, ready_p = 0, ready_l = 0, ready_e = 0, busy = 0;
+		int srv_at = 0, srv_n = 0, prb_at = 0, prb_n = 0;
 		struct timespec ts;
 
 		if (acting < 0 || ctl.fatal)
@@ -401,12 +411,16 @@ static int run_loop(const sigset_t *wait_mask)
 			int m = server_pollfds(&ctl.server, fds + n);
 			for (int j = 0; j < m; j++)
 				owner[n + j] = OWNER_SERVER;
+			srv_at = n;
+			srv_n = m;
 			n += m;
 			wake = min64(wake, server_deadline(&ctl.server));
 			if (ctl.probes_separate) {
 				m = server_pollfds(&ctl.probes, fds + n);
 				for (int j = 0; j < m; j++)
 					owner[n + j] = OWNER_SERVER;
+				prb_at = n;
+				prb_n = m;
 				n += m;
 				wake = min64(wake, server_deadline(&ctl.probes));
 			}
@@ -466,9 +480,9 @@ static int run_loop(const sigset_t *wait_mask)
 			if (ctl.record_events && (ready_e || now >= events_deadline(&ctl.events)))
 				events_step(&ctl.events, now);
 		}
-		server_step(&ctl.server, now);
+		server_step(&ctl.server, fds + srv_at, srv_n, now);
 		if (ctl.probes_separate)
-			server_step(&ctl.probes, now);
+			server_step(&ctl.probes, fds + prb_at, prb_n, now);
 	}
 	return 0;
 }

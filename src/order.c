@@ -118,12 +118,31 @@ static int64_t parse_rfc3339(const char *t)
 	return days * 86400 + h * 3600 + mi * 60 + se;
 }
 
-static int copy_name(const struct json_doc *d, int tok, char *out)
+/* RFC 1123, as the API server requires them: a label (namespaces) is [a-z0-9]([-a-z0-9]*[a-z0-9])?,
+ * a subdomain (object names, dots = 1) is labels joined by dots. Names go into request paths
+ * unescaped (reconcile.c, events.c), so a name is refused here unless it is one: a hostile server's
+ * "../../kube-system/secrets/x" or "o?dryRun=All" never becomes a path. */
+int order_dns_name_ok(const char *s, int dots)
+{
+	char prev = '.'; /* a label starts here */
+	for (; *s; s++) {
+		char c = *s;
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && prev != '.') ||
+		    (c == '.' && dots && prev != '.' && prev != '-')) {
+			prev = c;
+			continue;
+		}
+		return 0;
+	}
+	return prev != '.' && prev != '-';
+}
+
+static int copy_name(const struct json_doc *d, int tok, char *out, int dots)
 {
 	int n = json_str(d, tok, out, TABLE_NAME_MAX);
 	if (n == PZ_ETOOBIG)
 		return PZ_ETOOBIG;
-	if (n <= 0)
+	if (n <= 0 || !order_dns_name_ok(out, dots))
 		return PZ_EJSON;
 	return 0;
 }
@@ -243,8 +262,16 @@ int order_read(const struct json_doc *d, int obj, struct order_key *key, struct 
 
 	if (meta < 0)
 		return PZ_EJSON;
-	if ((rc = copy_name(d, json_get(d, meta, "namespace"), key->ns)) < 0 ||
-	    (rc = copy_name(d, json_get(d, meta, "name"), key->name)) < 0)
+	/* An object of another kind is not an order, whatever its stream says (custom resources
+	 * always carry both fields). */
+	t = json_get(d, obj, "kind");
+	if (t >= 0 && !json_eq(d, t, ORDER_KIND))
+		return PZ_EJSON;
+	t = json_get(d, obj, "apiVersion");
+	if (t >= 0 && !json_eq(d, t, ORDER_API_VERSION))
+		return PZ_EJSON;
+	if ((rc = copy_name(d, json_get(d, meta, "namespace"), key->ns, 0)) < 0 ||
+	    (rc = copy_name(d, json_get(d, meta, "name"), key->name, 1)) < 0)
 		return rc;
 	t = json_get(d, meta, "uid");
 	if (t < 0 || order_uid_parse(d->buf + d->tok[t].start, (size_t)(d->tok[t].end - d->tok[t].start), st->uid) < 0)
@@ -300,8 +327,12 @@ int order_read_pod(const struct json_doc *d, int obj, struct order_key *key, uin
 	labels = json_get(d, meta, "labels");
 	if (meta < 0 || labels < 0)
 		return PZ_EJSON;
-	if (copy_name(d, json_get(d, meta, "namespace"), key->ns) < 0 ||
-	    copy_name(d, json_get(d, labels, ORDER_LABEL_ORDER), key->name) < 0)
+	/* Pod list items carry no kind; a watch event's object does */
+	t = json_get(d, obj, "kind");
+	if (t >= 0 && !json_eq(d, t, "Pod"))
+		return PZ_EJSON;
+	if (copy_name(d, json_get(d, meta, "namespace"), key->ns, 0) < 0 ||
+	    copy_name(d, json_get(d, labels, ORDER_LABEL_ORDER), key->name, 1) < 0)
 		return PZ_EJSON;
 	*generation = -1;
 	t = json_get(d, labels, ORDER_LABEL_GENERATION);

@@ -77,9 +77,13 @@ const char *order_phase_name(int phase);
 
 /* Reads an order (the object token `obj` of d) into key and st: identity, generation, the spec's
  * verdict and a digest of its status. Pod fields of st are left alone.
- * Returns 0, PZ_EJSON (not an order we can read: no name, bad uid) or PZ_ETOOBIG (a name over
- * TABLE_NAME_MAX). */
+ * Returns 0, PZ_EJSON (not an order we can read: another kind or apiVersion, no name, a name or
+ * namespace that is not a DNS name, bad uid) or PZ_ETOOBIG (a name over TABLE_NAME_MAX). */
 int order_read(const struct json_doc *d, int obj, struct order_key *key, struct order_state *st);
+
+/* 1 when s is an RFC 1123 label (dots = 0: namespaces) or subdomain (dots = 1: object names), the
+ * only names order_read and order_read_pod accept: they go into request paths unescaped. */
+int order_dns_name_ok(const char *s, int dots);
 
 /* Validates the spec object token (may be -1). Fills size, count and the error fields of st. */
 void order_validate(const struct json_doc *d, int spec, struct order_state *st);

@@ -3,6 +3,7 @@
  */
 #include "fmt.h"
 #include "reconcile.h"
+#include "tls.h"
 #include "log.h"
 #include "metrics.h"
 #include "pz.h"
@@ -59,6 +60,8 @@ static void failed(struct reconcile_worker *w, const char *what, int code, int s
 	w->what = what;
 	w->code = code;
 	w->status = status;
+	/* kept: a later call on this link (the ReconcileError status) must not erase "try later" */
+	w->retry_after_ms = w->link.retry_after_ms;
 }
 
 /* The API server's Status message from a failed call's answer, for the log. */
@@ -70,14 +73,17 @@ static void status_message(struct reconciler *r, struct reconcile_worker *w, con
 		w->detail[0] = 0;
 }
 
+/* Names are DNS names (order_read and order_read_pod accept nothing else), so paths need no
+ * escaping; a slot that breaks that is a bug, and aborts rather than reach the wire. */
 static void order_path(char *out, size_t cap, const struct table_slot *s, const char *sub)
 {
+	PZ_ASSERT(order_dns_name_ok(s->ns, 0) && order_dns_name_ok(s->name, 1));
 	pz_snprintf(out, cap, "/apis/" ORDER_API_VERSION "/namespaces/%s/pizzaorders/%s%s", s->ns, s->name, sub);
 }
 
-/* Names are DNS labels (checked by the table), so paths need no escaping. */
 static void pod_path(char *out, size_t cap, const struct table_slot *s)
 {
+	PZ_ASSERT(order_dns_name_ok(s->ns, 0) && order_dns_name_ok(s->name, 1));
 	pz_snprintf(out, cap, "/api/v1/namespaces/%s/pods/%s" ORDER_POD_SUFFIX, s->ns, s->name);
 }
 
@@ -166,6 +172,7 @@ static int start_create(struct reconciler *r, unsigned k, const char *tops, int6
 		failed(w, "pod-body", n, 0);
 		return -1;
 	}
+	PZ_ASSERT(order_dns_name_ok(s->ns, 0));
 	pz_snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", s->ns);
 	n = start_call(r, w, STEP_CREATE, "POST", path, "application/json", (size_t)n, 0, now);
 	if (n < 0) {
@@ -536,9 +543,10 @@ static void finish(struct reconciler *r, unsigned k, int64_t now)
 	int gone = s->gone;
 
 	drop_resp(r, k);
-	if (w->code < 0 && !gone && w->step != STEP_ERROR_STATUS) {
+	if (w->code < 0 && !gone && w->step != STEP_ERROR_STATUS && w->status != 429 && w->status != 503) {
 		/* Show the failure on the object (Ready=False, ReconcileError), once per distinct
-		 * failure: a retry that fails the same way finds the status already saying so. */
+		 * failure: a retry that fails the same way finds the status already saying so. Not
+		 * when the server said to slow down (429, 503): a write 5 ms later ignores it. */
 		char msg[ORDER_MESSAGE_MAX];
 		struct order_decision edc;
 		failure_message(w, msg, sizeof msg);
@@ -553,8 +561,8 @@ static void finish(struct reconciler *r, unsigned k, int64_t now)
 		int64_t delay = r->cfg->backoff_base_ms << (s->o.failures < 20 ? s->o.failures : 20);
 		if (delay > r->cfg->backoff_max_ms || delay <= 0)
 			delay = r->cfg->backoff_max_ms;
-		if (w->link.retry_after_ms > delay)
-			delay = w->link.retry_after_ms; /* the server said when (429/503 Retry-After) */
+		if (w->retry_after_ms > delay)
+			delay = w->retry_after_ms; /* the server said when (429/503 Retry-After) */
 		if (s->o.failures < 255)
 			s->o.failures++;
 		r->errors++;
@@ -568,6 +576,11 @@ static void finish(struct reconciler *r, unsigned k, int64_t now)
 		log_str("step", w->what);
 		log_int("http", w->status);
 		log_err(w->code);
+		if (w->link.conn.tls_error) { /* why the connection failed: expired, wrong name, ... */
+			log_int("tls", w->link.conn.tls_error);
+			log_str("tls_error", tls_strerror(w->link.conn.tls_error));
+			w->link.conn.tls_error = 0;
+		}
 		log_str("detail", w->detail);
 		log_int("retry_in_ms", delay);
 		log_end();
@@ -615,6 +628,7 @@ int reconcile_start(struct reconciler *r, int i, int64_t now)
 		w->what = NULL;
 		w->code = 0;
 		w->status = 0;
+		w->retry_after_ms = -1;
 		w->detail[0] = 0;
 		uuid(w->id);
 		metrics_work_start(k, pz_now_us());

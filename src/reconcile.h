@@ -69,6 +69,7 @@ struct reconcile_worker {
 	uint8_t phase_before;       /* the order's status phase when its status write started */
 	const char *what;           /* outcome for the log */
 	int code, status;           /* failure: code < 0, HTTP status of the failing call */
+	int64_t retry_after_ms;     /* failure: the failing call's Retry-After (-1: none) */
 	char detail[ORDER_MESSAGE_MAX];
 	struct kube_link link;
 	char out[RECONCILE_OUT_MAX];

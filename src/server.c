@@ -163,6 +163,8 @@ int server_open(struct server *s, const char *addr, server_handler h, void *arg)
 	s->fd = -1;
 	for (int i = 0; i < SERVER_CLIENTS_MAX; i++)
 		s->client[i].fd = -1;
+	for (int i = 0; i < SERVER_PARK_MAX; i++)
+		s->park_fd[i] = -1;
 	s->handler = h;
 	s->arg = arg;
 	s->head_timeout_ms = SERVER_HEAD_TIMEOUT_MS;
@@ -244,6 +246,14 @@ int server_pollfds(const struct server *s, struct pollfd *fds)
 		fds[n].revents = 0;
 		n++;
 	}
+	for (int i = 0; i < SERVER_PARK_MAX; i++) {
+		if (s->park_fd[i] < 0)
+			continue;
+		fds[n].fd = s->park_fd[i];
+		fds[n].events = POLLIN;
+		fds[n].revents = 0;
+		n++;
+	}
 	/* Always: a full table evicts, so the listening socket never waits for a slot. */
 	fds[n].fd = s->fd;
 	fds[n].events = POLLIN;
@@ -263,6 +273,9 @@ int64_t server_deadline(const struct server *s)
 		if (c->deadline < d)
 			d = c->deadline;
 	}
+	for (int i = 0; i < SERVER_PARK_MAX; i++)
+		if (s->park_fd[i] >= 0 && s->park_since[i] + s->head_timeout_ms < d)
+			d = s->park_since[i] + s->head_timeout_ms;
 	return d;
 }
 
@@ -429,8 +442,27 @@ static void read_head(struct server *s, struct server_client *c, int64_t now)
 	}
 }
 
-/* The slot for a new connection: a free one, else the oldest client in the earliest state. */
-static struct server_client *slot_for_new(struct server *s)
+/* 1 when fd's whole request head is already readable (peeked, not consumed), 0 when only part of
+ * one (or none) is, -1 when the peer closed or failed. */
+static int head_ready(int fd)
+{
+	char b[512];
+	ssize_t got = recv(fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT);
+	if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		return -1;
+	if (got <= 0)
+		return 0;
+	if (got == (ssize_t)sizeof b)
+		return 1; /* a long head: as good as complete for the choice below */
+	for (ssize_t k = 1; k < got; k++)
+		if (b[k] == '\n' && (b[k - 1] == '\n' || (k >= 2 && b[k - 1] == '\r' && b[k - 2] == '\n')))
+			return 1;
+	return 0;
+}
+
+/* The slot for a connection with bytes: a free one; else, when its head is whole, the oldest client
+ * in the earliest state; else the oldest such client past SERVER_GRACE_MS; else NULL (refuse). */
+static struct server_client *slot_for_new(struct server *s, int whole, int64_t now)
 {
 	struct server_client *victim = NULL;
 
@@ -438,18 +470,91 @@ static struct server_client *slot_for_new(struct server *s)
 		struct server_client *c = &s->client[i];
 		if (c->fd < 0)
 			return c;
+		if (!whole && now - c->accepted_ms < SERVER_GRACE_MS)
+			continue;
 		if (!victim || c->state < victim->state || (c->state == victim->state && c->seq < victim->seq))
 			victim = c;
 	}
+	if (!victim)
+		return NULL;
 	drop(victim);
 	s->evicted++;
 	return victim;
 }
 
-void server_step(struct server *s, int64_t now)
+/* A connection that has sent bytes: into a slot, read at once (a prober's head is answered in this
+ * turn), or closed when no slot may be had. */
+static void admit(struct server *s, int fd, int64_t since, int64_t now)
 {
+	int whole = head_ready(fd);
+	struct server_client *c;
+
+	if (whole < 0 || !(c = slot_for_new(s, whole, now))) {
+		if (whole >= 0)
+			s->refused++;
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->state = C_HEAD;
+	c->seq = ++s->seq;
+	c->accepted_ms = since;
+	c->deadline = since + s->head_timeout_ms;
+	c->on_page = 0;
+	server_req_init(&c->req);
+	read_head(s, c, now);
+}
+
+/* Parks a connection that has sent nothing yet; a full park closes its oldest. */
+static void park(struct server *s, int fd, int64_t now)
+{
+	int at = -1;
+	for (int i = 0; i < SERVER_PARK_MAX; i++) {
+		if (s->park_fd[i] < 0) {
+			at = i;
+			break;
+		}
+		if (at < 0 || s->park_since[i] < s->park_since[at])
+			at = i;
+	}
+	if (s->park_fd[at] >= 0) {
+		close(s->park_fd[at]);
+		s->evicted++;
+	}
+	s->park_fd[at] = fd;
+	s->park_since[at] = now;
+}
+
+void server_step(struct server *s, const struct pollfd *fds, int n, int64_t now)
+{
+	/* server_pollfds puts the listener last */
+	int listen_ready = !fds || (n > 0 && fds[n - 1].fd == s->fd && fds[n - 1].revents);
 	if (s->fd < 0)
 		return;
+	/* Parked connections whose first bytes came (or that closed): admitted, or closed. */
+	for (int i = 0; i < SERVER_PARK_MAX; i++) {
+		int ready = !fds, fd = s->park_fd[i];
+		if (fd < 0)
+			continue;
+		for (int k = 0; fds && k < n; k++)
+			if (fds[k].fd == fd) {
+				ready = fds[k].revents != 0;
+				break;
+			}
+		if (ready) {
+			char b;
+			ssize_t got = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+			ready = !(got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+		}
+		if (ready) {
+			s->park_fd[i] = -1;
+			admit(s, fd, s->park_since[i], now);
+		} else if (now >= s->park_since[i] + s->head_timeout_ms) {
+			s->park_fd[i] = -1;
+			close(fd);
+			s->timed_out++;
+		}
+	}
 	for (int i = 0; i < SERVER_CLIENTS_MAX; i++) {
 		struct server_client *c = &s->client[i];
 		if (c->fd >= 0 && c->state == C_HEAD)
@@ -471,23 +576,20 @@ void server_step(struct server *s, int64_t now)
 		if (w->state == C_SEND)
 			send_some(w);
 	}
-	/* New connections, each read at once: a prober's head is usually already there, so it is
-	 * answered before a later connection could evict it. At most one table's worth per turn, so a
-	 * flood cannot keep the loop here. */
-	for (int k = 0; k < SERVER_CLIENTS_MAX; k++) {
-		struct server_client *c;
+	/* New connections: one with bytes is admitted at once (a prober's head is usually already
+	 * there, so it is answered in this turn); one without is parked. */
+	for (int k = 0; listen_ready && k < SERVER_ACCEPTS_PER_TURN; k++) {
+		char b;
+		ssize_t got;
 		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			break; /* EAGAIN; or EMFILE and the like, retried next turn */
-		c = slot_for_new(s);
-		c->fd = fd;
-		c->state = C_HEAD;
-		c->seq = ++s->seq;
-		c->deadline = now + s->head_timeout_ms;
-		c->on_page = 0;
-		server_req_init(&c->req);
-		read_head(s, c, now);
+		got = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			park(s, fd, now);
+		else
+			admit(s, fd, now, now);
 	}
 	for (int i = 0; i < SERVER_CLIENTS_MAX; i++) {
 		struct server_client *c = &s->client[i];
@@ -503,6 +605,11 @@ void server_close(struct server *s)
 	for (int i = 0; i < SERVER_CLIENTS_MAX; i++)
 		if (s->client[i].fd >= 0)
 			drop(&s->client[i]);
+	for (int i = 0; i < SERVER_PARK_MAX; i++)
+		if (s->park_fd[i] >= 0)
+			close(s->park_fd[i]);
+	for (int i = 0; i < SERVER_PARK_MAX; i++)
+		s->park_fd[i] = -1;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;

@@ -11,10 +11,15 @@
  *   - every socket is non-blocking; a response is written across poll turns as the client reads it;
  *   - a client has SERVER_HEAD_TIMEOUT_MS to send its whole request head, and SERVER_SEND_TIMEOUT_MS
  *     from then on to take the answer; then it is dropped;
- *   - a new connection is always accepted: when the SERVER_CLIENTS_MAX slots are full, the oldest
- *     client still sending its head is evicted (failing that, the oldest waiting for the page, then
- *     the oldest being answered). So a slowloris holding every slot costs a kubelet probe nothing:
- *     the probe evicts one and is answered within the same turn.
+ *   - a new connection that has sent nothing yet is parked: only its descriptor and deadline are
+ *     kept (SERVER_PARK_MAX of them, the oldest closed when full), and it takes a client slot once
+ *     its first bytes arrive. So idle connections, however fast they churn, cannot crowd out a
+ *     probe whose request comes a moment after its connect: it waits parked, not evictable by them;
+ *   - a connection with bytes takes a free slot; when the SERVER_CLIENTS_MAX slots are full, one
+ *     whose whole head is already there evicts the oldest client still sending its head (failing
+ *     that, the oldest waiting for the page, then the oldest being answered) and is answered in the
+ *     same turn; one with only part of a head evicts only a client older than SERVER_GRACE_MS, else
+ *     it is closed. So a slowloris holding every slot costs a kubelet probe nothing.
  *
  * Memory: per client a request-line copy and a small response (probe answers fit there); one page
  * buffer of SERVER_PAGE_MAX bytes in this module, shared by every server, for answers that do not
@@ -46,6 +51,14 @@
 /* kubelet's probe timeout is 1 s by default: a client that has not sent its head in 2 s is not a
  * working prober. */
 #define SERVER_HEAD_TIMEOUT_MS 2000
+/* Parked connections (nothing sent yet): 16 bytes each. More than an attacker's churn needs to
+ * cycle through within a probe's connect-to-request delay, far fewer than the default 1024 fds. */
+#define SERVER_PARK_MAX 128
+/* A client this young is not evicted by one that has only part of a head: its own head may be
+ * on the way. */
+#define SERVER_GRACE_MS 250
+/* Accepts per loop turn: a flood of connections cannot keep the loop here. */
+#define SERVER_ACCEPTS_PER_TURN 32
 /* Prometheus' default scrape_timeout: after 10 s a scraper has given up anyway. */
 #define SERVER_SEND_TIMEOUT_MS 10000
 
@@ -91,6 +104,7 @@ struct server_client {
 	uint8_t state;         /* private to server.c */
 	uint8_t on_page;       /* the body is in the shared page */
 	uint64_t seq;          /* accept order: the lowest is the oldest */
+	int64_t accepted_ms;
 	int64_t deadline;
 	size_t resp_len, sent; /* head + body bytes to send, and sent so far */
 	size_t head_len, body_len;
@@ -106,18 +120,25 @@ struct server {
 	uint64_t seq;
 	int head_timeout_ms, send_timeout_ms; /* the constants above; tests shorten them */
 	uint64_t evicted, timed_out;          /* clients dropped to make room / for being too slow */
+	uint64_t refused;                     /* partial heads closed: every slot busy and young */
 	struct server_client client[SERVER_CLIENTS_MAX];
+	int park_fd[SERVER_PARK_MAX];         /* -1: free */
+	int64_t park_since[SERVER_PARK_MAX];  /* accept time: the head deadline runs from it */
 };
 
 /* Binds "[host]:port" (":8080" means every address, IPv6 and IPv4; "0" disables). Returns 0,
  * PZ_ECONFIG or -errno. */
 int server_open(struct server *s, const char *addr, server_handler h, void *arg);
-/* Adds this server's descriptors to fds (at most 1 + SERVER_CLIENTS_MAX); returns how many. */
+/* Adds this server's descriptors to fds (at most SERVER_POLLFDS_MAX); returns how many. */
+#define SERVER_POLLFDS_MAX (1 + SERVER_CLIENTS_MAX + SERVER_PARK_MAX)
 int server_pollfds(const struct server *s, struct pollfd *fds);
 /* Earliest client deadline; 0 when a client waits for a page that is free now; else INT64_MAX. */
 int64_t server_deadline(const struct server *s);
-/* Accepts, reads and writes whatever is ready without blocking; drops clients past their deadline. */
-void server_step(struct server *s, int64_t now);
+/* Accepts, reads and writes whatever is ready without blocking; drops clients past their deadline.
+ * fds, n: what server_pollfds filled this turn, with poll's revents; the listening socket is only
+ * asked for a connection when poll saw one (an accept per loop turn was a third of the syscalls
+ * of a busy controller). NULL, 0: try everything. */
+void server_step(struct server *s, const struct pollfd *fds, int n, int64_t now);
 /* The port actually bound (for ":0" in tests), or -1. */
 int server_port(const struct server *s);
 /* Closes the listening socket and every client (tests; the process otherwise exits with them). */

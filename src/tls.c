@@ -680,8 +680,8 @@ const char *tls_strerror(unsigned code)
 		case BR_ALERT_PROTOCOL_VERSION:
 			return "the server refused TLS 1.2 and requires TLS 1.3; BearSSL speaks TLS 1.2 at most";
 		case BR_ALERT_HANDSHAKE_FAILURE:
-			return "server sent handshake_failure: no common cipher suite (ECDHE AES-GCM), or it wants a "
-			       "client certificate";
+			return "server sent handshake_failure: no common cipher suite (ECDHE AES-GCM; a server "
+			       "that speaks only TLS 1.0/1.1 has none), or it wants a client certificate";
 		case BR_ALERT_BAD_CERTIFICATE:
 		case BR_ALERT_UNSUPPORTED_CERTIFICATE:
 		case BR_ALERT_CERTIFICATE_REVOKED:

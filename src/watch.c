@@ -47,6 +47,8 @@ static int back_off(struct watch *w, int64_t now, int code, const char *why)
 		delay = 0; /* one expired resourceVersion re-lists at once; a second in a row backs off */
 	if (w->link.retry_after_ms > delay)
 		delay = w->link.retry_after_ms; /* the server said when (429/503 Retry-After) */
+	if (w->link.cred_rotated)
+		delay = 0; /* a 401 found a new token: new information, not a reason to wait */
 	w->failures++;
 	w->restarts++;
 	w->last_error = code;

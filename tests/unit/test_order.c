@@ -520,6 +520,36 @@ static void test_read_errors(void)
 	CHECK_EQ_INT(R("{\"metadata\":{\"namespace\":\"default\",\"name\":7,\"uid\":\"" ORDER_UID_TEXT "\"}}", &key,
 		&st), PZ_EJSON);
 
+	/* names and namespaces go into request paths unescaped: only DNS names are read (issue 10) */
+	{
+		static const char *const bad_names[] = { "../../../api/v1/namespaces/kube-system/secrets/x",
+			"o3?dryRun=All", "o4#frag", "o5%2Fx", "O7", "a..b", ".a", "a.", "-a", "a-", "a.-b", "a-.b",
+			"a b", "a\\r\\nX-Injected: yes", "a/b", "a_b", "\\u00e9t\\u00e9" };
+		static const char *const good_names[] = { "a", "0", "order-123", "a.b.c", "a-b.c-d", "x1-2-3" };
+		for (size_t k = 0; k < PZ_ARRAY_LEN(bad_names); k++) {
+			snprintf(json, sizeof json, ORDER("default", "%s", "\"uid\":\"" ORDER_UID_TEXT "\""), bad_names[k]);
+			CHECK_EQ_INT(R(json, &key, &st), PZ_EJSON);
+			snprintf(json, sizeof json, ORDER("%s", "pizza", "\"uid\":\"" ORDER_UID_TEXT "\""), bad_names[k]);
+			CHECK_EQ_INT(R(json, &key, &st), PZ_EJSON);
+		}
+		for (size_t k = 0; k < PZ_ARRAY_LEN(good_names); k++) {
+			snprintf(json, sizeof json, ORDER("default", "%s", "\"uid\":\"" ORDER_UID_TEXT "\""), good_names[k]);
+			CHECK_EQ_INT(R(json, &key, &st), 0);
+		}
+		/* a namespace is a label: no dots */
+		CHECK_EQ_INT(R(ORDER("a.b", "pizza", "\"uid\":\"" ORDER_UID_TEXT "\""), &key, &st), PZ_EJSON);
+		CHECK_EQ_INT(order_dns_name_ok("a.b", 1), 1);
+		CHECK_EQ_INT(order_dns_name_ok("a.b", 0), 0);
+		CHECK_EQ_INT(order_dns_name_ok("", 1), 0);
+	}
+	/* another kind or apiVersion is not an order, whatever stream it came in; absent, it is */
+	CHECK_EQ_INT(R("{\"apiVersion\":\"fruit.example.com/v1\",\"kind\":\"Banana\",\"metadata\":{\"namespace\":\"d\","
+		"\"name\":\"b\",\"uid\":\"" ORDER_UID_TEXT "\"}}", &key, &st), PZ_EJSON);
+	CHECK_EQ_INT(R("{\"apiVersion\":\"pizzeria.example.com/v2\",\"kind\":\"PizzaOrder\",\"metadata\":{\"namespace\":"
+		"\"d\",\"name\":\"b\",\"uid\":\"" ORDER_UID_TEXT "\"}}", &key, &st), PZ_EJSON);
+	CHECK_EQ_INT(R("{\"apiVersion\":\"pizzeria.example.com/v1\",\"kind\":\"PizzaOrder\",\"metadata\":{\"namespace\":"
+		"\"d\",\"name\":\"b\",\"uid\":\"" ORDER_UID_TEXT "\"}}", &key, &st), 0);
+
 	/* the spec verdict comes with the read; a missing spec is an invalid order, not unreadable */
 	CHECK_EQ_INT(R("{\"metadata\":{\"namespace\":\"d\",\"name\":\"p\",\"uid\":\"" ORDER_UID_TEXT "\"}}", &key, &st),
 		0);

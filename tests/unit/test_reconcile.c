@@ -82,6 +82,7 @@ static int add_order(const char *name, const char *uid)
 
 struct srv {
 	int create_409;  /* POSTs answered 409 before the first 201 */
+	int create_503;  /* POSTs answered 503 with Retry-After: 3 */
 	int pod_404;     /* GET pod answers 404 (else the recorded Pod) */
 	int stall_post;  /* POST waits for `release` */
 	int stalled, release;
@@ -114,7 +115,15 @@ static void h_api(struct lb_peer *p, void *arg)
 				LB_SET(&S->stalled, 1);
 				lb_wait(&S->release, 1, 20000);
 			}
-			if (LB_GET(&S->create_409) > 0) {
+			if (LB_GET(&S->create_503) > 0) {
+				static const char busy[] = "{\"kind\":\"Status\",\"code\":503,\"message\":\"busy\"}";
+				char head[160];
+				int hn = snprintf(head, sizeof head, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 3\r\n"
+					"Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", sizeof busy - 1);
+				LB_ADD(&S->create_503, -1);
+				lb_write(p, head, (size_t)hn);
+				lb_write(p, busy, sizeof busy - 1);
+			} else if (LB_GET(&S->create_409) > 0) {
 				LB_ADD(&S->create_409, -1);
 				lb_answer(p, 409, "{\"kind\":\"Status\",\"code\":409,\"reason\":\"AlreadyExists\"}");
 			} else {
@@ -564,6 +573,28 @@ static void test_abandon_all(void)
 	teardown(&s);
 }
 
+/* ---- Retry-After ---- */
+
+/* The first failure's Retry-After is the one honoured, and no status write follows a 503 at once
+ * (the ReconcileError status would be a write 5 ms after "try later"). */
+static void test_retry_after_first(void)
+{
+	struct lb_server s = { 0 };
+	int i;
+
+	setup(&s, 1);
+	LB_SET(&srv(&s)->create_503, 1);
+	i = add_order("order-123", UID1);
+	CHECK(i >= 0);
+	settle(2000);
+	CHECK_EQ_INT(srv(&s)->posts, 1);
+	CHECK_EQ_INT(srv(&s)->patches, 0);
+	CHECK_EQ_INT(rec.errors, 1);
+	CHECK(tb.slot[i].due_ms >= pz_now_ms() + 500); /* ~3 s after the 503, not the 1 s base backoff */
+	CHECK(log_has("retry_in_ms=3000"));
+	teardown(&s);
+}
+
 /* ---- Events carried by the workers ---- */
 
 static void events_on(void)
@@ -695,6 +726,7 @@ int main(void)
 	LB_RUN("removed_mid_call", test_removed_mid_call);
 	LB_RUN("may_write", test_may_write);
 	LB_RUN("abandon_all", test_abandon_all);
+	LB_RUN("retry_after_first", test_retry_after_first);
 	LB_RUN("events_burst", test_events_burst);
 	LB_RUN("events_repeat", test_events_repeat);
 	LB_RUN("events_inflight_order", test_events_inflight_order);

@@ -79,7 +79,7 @@ static void open_srv(void)
  * how long server_step took, in ms. */
 static int64_t turn(int ms)
 {
-	struct pollfd fds[1 + SERVER_CLIENTS_MAX];
+	struct pollfd fds[SERVER_POLLFDS_MAX];
 	int n = server_pollfds(&srv, fds);
 	int64_t now = pz_now_ms(), d = server_deadline(&srv), t0;
 
@@ -87,7 +87,7 @@ static int64_t turn(int ms)
 		ms = d <= now ? 0 : (int)(d - now);
 	poll(fds, (nfds_t)n, ms);
 	t0 = pz_now_ms();
-	server_step(&srv, t0);
+	server_step(&srv, fds, n, t0);
 	return pz_now_ms() - t0;
 }
 
@@ -374,7 +374,7 @@ static void test_slowloris(void)
 		turn(0);
 	}
 	turn(0);
-	CHECK(srv.evicted >= 4); /* 12 slow clients for 8 slots */
+	CHECK(srv.evicted + srv.refused >= 4); /* 12 slow clients for 8 slots */
 	t0 = pz_now_ms();
 	probe = connect_to(port, 0);
 	send_str(probe, "GET /healthz HTTP/1.1\r\n\r\n", 25);
@@ -399,6 +399,43 @@ static void test_slowloris(void)
 	}
 	for (size_t i = 0; i < PZ_ARRAY_LEN(slow); i++)
 		close(slow[i]);
+	server_close(&srv);
+}
+
+/* Idle connections that churn (each closed by the server comes back at once), more of them than
+ * there are slots, while a probe connects and sends its request a moment later (a kubelet on a
+ * busy node): the probe waits parked, where the idle ones cannot evict it, and is answered. */
+static void test_idle_churn(void)
+{
+	enum { IDLE = 3 * SERVER_CLIENTS_MAX };
+	int idle[IDLE], probe, port, answered = 0, rounds = 5;
+
+	open_srv();
+	port = server_port(&srv);
+	for (int i = 0; i < IDLE; i++)
+		idle[i] = connect_to(port, 0);
+	for (int r = 0; r < rounds; r++) {
+		int64_t t0 = pz_now_ms();
+		probe = connect_to(port, 0);
+		/* 50 ms of churn before the probe's request: every turn, the idle ones reconnect */
+		while (pz_now_ms() - t0 < 50) {
+			turn(2);
+			for (int i = 0; i < IDLE; i++) {
+				close(idle[i]);
+				idle[i] = connect_to(port, 0);
+			}
+		}
+		send_str(probe, "GET /healthz HTTP/1.1\r\n\r\n", 25);
+		if (read_all(probe, resp, sizeof resp, 1000) > 0 && starts(resp, "HTTP/1.1 200 OK\r\n"))
+			answered++;
+		close(probe);
+	}
+	CHECK_EQ_INT(answered, rounds);
+	CHECK(srv.timed_out == 0 && srv.refused == 0); /* the probe was never turned away */
+	fprintf(stderr, "idle churn: %d of %d delayed probes answered with %d idle connections churning\n",
+		answered, rounds, IDLE);
+	for (int i = 0; i < IDLE; i++)
+		close(idle[i]);
 	server_close(&srv);
 }
 
@@ -558,13 +595,13 @@ static void test_many_clients(void)
 static void test_open(void)
 {
 	struct server s;
-	struct pollfd fds[1 + SERVER_CLIENTS_MAX];
+	struct pollfd fds[SERVER_POLLFDS_MAX];
 
 	CHECK_EQ_INT(server_open(&s, "0", handler, NULL), 0);
 	CHECK_EQ_INT(server_pollfds(&s, fds), 0);
 	CHECK_EQ_INT(server_port(&s), -1);
 	CHECK(server_deadline(&s) == INT64_MAX);
-	server_step(&s, pz_now_ms());
+	server_step(&s, NULL, 0, pz_now_ms());
 	CHECK_EQ_INT(server_open(&s, "8080", handler, NULL), PZ_ECONFIG);
 	CHECK_EQ_INT(server_open(&s, ":99999", handler, NULL), PZ_ECONFIG);
 	CHECK_EQ_INT(server_open(&s, ":80x", handler, NULL), PZ_ECONFIG);
@@ -676,6 +713,7 @@ int main(void)
 	run("page", test_page);
 	run("page_released", test_page_released);
 	run("slowloris", test_slowloris);
+	run("idle_churn", test_idle_churn);
 	run("head_deadline", test_head_deadline);
 	run("client_never_reads", test_client_never_reads);
 	run("slow_reader", test_slow_reader);
