@@ -215,7 +215,7 @@ measure() { # NAME N RUN -> one line of figures: NAME N RUN seconds cpu hwm rss 
   # is checked, not assumed. pizza-controller drops what does not fit its queue (counted in
   # pizza_events_total{result="queue_full"}), client-go what does not fit its channel.
   evs=$(curl -s --cacert "$CP_DIR/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" \
-    "https://127.0.0.1:$CP_PORT/api/v1/events?fieldSelector=reason%3DOvenCreated" | grep -o '"reason":"OvenCreated"' | wc -l)
+    "https://127.0.0.1:$CP_PORT/api/v1/events?fieldSelector=reason%3DOvenCreated" | grep -o '"reason": *"OvenCreated"' | wc -l)
   [ "${name%%-*}" != pizza ] && curl -s "http://127.0.0.1:$mport/metrics" \
     | grep -E '^peer_api_requests_by_kind|^# client-side' > "$WORK/$name-$n-$run.kinds"
   kill $CTL; wait $CTL 2>/dev/null; CTL=

@@ -51,6 +51,12 @@ if [ "${E2E:-1}" = 1 ]; then
   step e2e-loop-asan bash tests/e2e/loop.sh build/asan/pizza-controller
   step e2e-kubeconfig-asan bash tests/e2e/kubeconfig.sh build/asan/pizza-controller
   step e2e-faults-asan bash tests/e2e/faults.sh build/asan/pizza-controller
+  # A hostile fake API server over real TLS (issue 10): 12 classes of attack, each case checked for
+  # no crash or sanitizer report, bounded RSS, probes within 1 s, the request-rate ceiling, nothing
+  # injected on the wire, parseable logs, and convergence once the server turns sane. Both builds:
+  # the product for its memory, the sanitizer build for its reports. About 100 s each.
+  step hostile bash tests/hostile/run.sh build/pizza-controller
+  step hostile-asan bash tests/hostile/run.sh build/asan/pizza-controller
   # Install and deploy as users do (issue 7). Measured on this 2-core machine while shared
   # (load 10-70): arm64 13 s (+ its BearSSL once); container: `make image` 629 s for amd64 alone
   # (the build stage installs Debian packages and builds BearSSL, as a user's would), so about
