@@ -10,6 +10,8 @@
 #                              --events)
 #   BENCH_REPLAY=0             skip the replay benchmark (bench/replay.sh) at the end
 #   BENCH_RESULTS=FILE         where the report goes (default bench/results.md); also printed
+#   BENCH_ONLY="N:NAME ..."    at size N, run only the named controllers (e.g. "10000:pizza-no-events
+#                              10000:peer-unthrottled": the throttled peer needs 17 minutes there)
 #   BENCH_FROM=DIR             no measuring: the report from the figures in DIR, the work directory
 #                              of an earlier run (printed at its start), e.g. an interrupted one
 #
@@ -241,6 +243,10 @@ FIG=$WORK/figures
   rm -rf "$WORK/etcd-snap"; cp -a "$WORK/cp/etcd" "$WORK/etcd-snap"
   for run in $(seq 1 "$RUNS"); do
     for name in $CONTROLLERS; do
+      if [ -n "${BENCH_ONLY:-}" ] && printf '%s\n' $BENCH_ONLY | grep -q "^$n:" &&
+         ! printf '%s\n' $BENCH_ONLY | grep -qx "$n:$name"; then
+        continue
+      fi
       rm -rf "$WORK/cp/etcd"; cp -a "$WORK/etcd-snap" "$WORK/cp/etcd"
       cp_start "$WORK/cp" >/dev/null 2>&1 || { echo "bench: control plane restart failed"; exit 1; }
       echo "   run $run: $name..."

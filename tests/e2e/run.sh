@@ -55,7 +55,7 @@ t_check "service account may not read secrets" test "$(K auth can-i get secrets 
 echo "== start-up refusals (fail closed, clear messages)"
 run_briefly() { # LOG SECONDS ARGS...  runs the controller for a while, returns its exit code
   local log=$1 secs=$2; shift 2
-  timeout "$secs" "$BIN" --metrics-bind-address 0 --health-probe-bind-address 0 "$@" >"$log" 2>&1
+  timeout -k 5 "$secs" "$BIN" --metrics-bind-address 0 --health-probe-bind-address 0 "$@" >"$log" 2>&1
 }
 run_briefly "$WORK/wrong-ca.log" 4 --kubeconfig "$CP_DIR/ctl-wrong-ca.kubeconfig"
 t_check "a server certificate from another CA is refused" grep -q 'error="TLS failure"' "$WORK/wrong-ca.log"

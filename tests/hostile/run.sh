@@ -14,6 +14,10 @@ for tool in python3 openssl; do
 done
 # The runner kills its case processes on TERM/INT, and each case its controller and prober
 # (they also die with their parent through PR_SET_PDEATHSIG); this trap forwards the signal.
+# A sanitizer build: no leak check at exit (see tests/e2e/lib.sh: LeakSanitizer's tracer can hang
+# an exiting process); memory errors and undefined behaviour still abort with a report.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 PID=
 trap '[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; exit 130' INT TERM
 python3 "$ROOT/tests/hostile/hostile.py" "$@" "$BIN" &
