@@ -227,18 +227,25 @@ int events_done(struct events *e, const struct event_pending *p, int patch, int 
 	return 0;
 }
 
+int events_start(struct events *e, const struct event_pending *p, int force_create, struct kube_link *l,
+	char *body, size_t body_cap, char *out, size_t out_cap, int *patch, int64_t now)
+{
+	char path[256];
+	int n = events_request(e, p, force_create, path, sizeof path, body, body_cap, patch);
+	if (n >= 0 && kube_link_start(l, e->api, *patch ? "PATCH" : "POST", path,
+			*patch ? "application/merge-patch+json" : "application/json", body, (size_t)n, LINK_CALL,
+			out, out_cap, 0, now) == 0)
+		return 0; /* stepped by its sender when the loop sees the fd ready */
+	events_done(e, p, *patch, -1);
+	return -1;
+}
+
 /* Starts the events link's write of e->cur. */
 static void send_cur(struct events *e, int64_t now, int force_create)
 {
-	char path[256];
-	int n = events_request(e, &e->cur, force_create, path, sizeof path, e->body, sizeof e->body, &e->sending_patch);
-	if (n < 0 || kube_link_start(&e->link, e->api, e->sending_patch ? "PATCH" : "POST", path,
-			e->sending_patch ? EVENTS_PATCH_TYPE : EVENTS_CREATE_TYPE, e->body, (size_t)n, LINK_CALL,
-			e->out, sizeof e->out, 0, now) < 0) {
-		events_done(e, &e->cur, e->sending_patch, -1);
+	if (events_start(e, &e->cur, force_create, &e->link, e->body, sizeof e->body, e->out, sizeof e->out,
+			&e->sending_patch, now) < 0)
 		e->cur_busy = 0;
-	}
-	/* stepped by events_step when the loop sees the fd ready */
 }
 
 void events_step(struct events *e, int64_t now)

@@ -98,16 +98,18 @@ void events_step(struct events *e, int64_t now);
 /* For any sender. Takes the oldest queued write into *out: 1, or 0 when there is none (or its Event
  * has a write in flight: it waits). The sender must end it with events_done. */
 int events_take(struct events *e, struct event_pending *out);
-#define EVENTS_PATCH_TYPE "application/merge-patch+json"
-#define EVENTS_CREATE_TYPE "application/json"
-/* The request for p: a PATCH of the Event's count when it exists (*patch = 1, method PATCH, type
- * EVENTS_PATCH_TYPE) unless force_create, else a POST of the whole Event (EVENTS_CREATE_TYPE). Writes
- * the path and the body; returns the body's length or a negative code (PZ_ETOOBIG). */
+/* The request for p: a PATCH of the Event's count when it exists (*patch = 1) unless force_create,
+ * else a POST of the whole Event. Writes the path and the body; returns the body's length or a
+ * negative code (PZ_ETOOBIG). */
 int events_request(struct events *e, const struct event_pending *p, int force_create, char *path, size_t path_cap,
 	char *body, size_t body_cap, int *patch);
 /* The answer to p's write (status < 0: it was never answered). Counts it, and returns 1 when it
  * must be sent again as a create (the server expired the Event a PATCH was for), else 0. */
 int events_done(struct events *e, const struct event_pending *p, int patch, int status);
+/* Starts p's write on link l (body and out are the sender's buffers; *patch as events_request):
+ * 0, or -1 when it could not start (then already ended with events_done, counted as failed). */
+int events_start(struct events *e, const struct event_pending *p, int force_create, struct kube_link *l,
+	char *body, size_t body_cap, char *out, size_t out_cap, int *patch, int64_t now);
 
 int events_fd(const struct events *e);
 short events_events(const struct events *e);

@@ -510,16 +510,11 @@ static void failure_message(const struct reconcile_worker *w, char *msg, size_t 
 static int send_event(struct reconciler *r, unsigned k, int force_create, int64_t now)
 {
 	struct reconcile_worker *w = &r->w[k];
-	char path[256];
-	int n = events_request(r->events, &w->ev, force_create, path, sizeof path, w->body, sizeof w->body, &w->ev_patch);
-	if (n >= 0 && kube_link_start(&w->link, r->api, w->ev_patch ? "PATCH" : "POST", path,
-			w->ev_patch ? EVENTS_PATCH_TYPE : EVENTS_CREATE_TYPE, w->body, (size_t)n, LINK_CALL, w->out,
-			sizeof w->out, 0, now) == 0) {
-		w->step = STEP_EVENT;
-		return 0;
-	}
-	events_done(r->events, &w->ev, w->ev_patch, -1);
-	return -1;
+	if (events_start(r->events, &w->ev, force_create, &w->link, w->body, sizeof w->body, w->out, sizeof w->out,
+			&w->ev_patch, now) < 0)
+		return -1;
+	w->step = STEP_EVENT;
+	return 0;
 }
 
 /* Worker k, its order handed back: sends the next queued Event (see reconcile.h), or is free. */

@@ -442,22 +442,24 @@ static void read_head(struct server *s, struct server_client *c, int64_t now)
 	}
 }
 
-/* 1 when fd's whole request head is already readable (peeked, not consumed), 0 when only part of
- * one (or none) is, -1 when the peer closed or failed. */
+enum { HEAD_CLOSED = -1, HEAD_NONE, HEAD_PART, HEAD_WHOLE };
+
+/* What fd has sent of its request head so far, peeked (not consumed): nothing, part, the whole
+ * head, or HEAD_CLOSED when the peer closed or failed. */
 static int head_ready(int fd)
 {
 	char b[512];
 	ssize_t got = recv(fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT);
 	if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-		return -1;
-	if (got <= 0)
-		return 0;
+		return HEAD_CLOSED;
+	if (got < 0)
+		return HEAD_NONE;
 	if (got == (ssize_t)sizeof b)
-		return 1; /* a long head: as good as complete for the choice below */
+		return HEAD_WHOLE; /* a long head: as good as complete for the choice below */
 	for (ssize_t k = 1; k < got; k++)
 		if (b[k] == '\n' && (b[k - 1] == '\n' || (k >= 2 && b[k - 1] == '\r' && b[k - 2] == '\n')))
-			return 1;
-	return 0;
+			return HEAD_WHOLE;
+	return HEAD_PART;
 }
 
 /* The slot for a connection with bytes: a free one; else, when its head is whole, the oldest client
@@ -482,15 +484,14 @@ static struct server_client *slot_for_new(struct server *s, int whole, int64_t n
 	return victim;
 }
 
-/* A connection that has sent bytes: into a slot, read at once (a prober's head is answered in this
- * turn), or closed when no slot may be had. */
-static void admit(struct server *s, int fd, int64_t since, int64_t now)
+/* A connection that has sent bytes (head: head_ready's answer, not HEAD_NONE): into a slot, read at
+ * once (a prober's head is answered in this turn), or closed when no slot may be had. */
+static void admit(struct server *s, int fd, int head, int64_t since, int64_t now)
 {
-	int whole = head_ready(fd);
 	struct server_client *c;
 
-	if (whole < 0 || !(c = slot_for_new(s, whole, now))) {
-		if (whole >= 0)
+	if (head == HEAD_CLOSED || !(c = slot_for_new(s, head == HEAD_WHOLE, now))) {
+		if (head != HEAD_CLOSED)
 			s->refused++;
 		close(fd);
 		return;
@@ -533,7 +534,7 @@ void server_step(struct server *s, const struct pollfd *fds, int n, int64_t now)
 		return;
 	/* Parked connections whose first bytes came (or that closed): admitted, or closed. */
 	for (int i = 0; i < SERVER_PARK_MAX; i++) {
-		int ready = !fds, fd = s->park_fd[i];
+		int ready = !fds, fd = s->park_fd[i], head = HEAD_NONE;
 		if (fd < 0)
 			continue;
 		for (int k = 0; fds && k < n; k++)
@@ -541,14 +542,11 @@ void server_step(struct server *s, const struct pollfd *fds, int n, int64_t now)
 				ready = fds[k].revents != 0;
 				break;
 			}
-		if (ready) {
-			char b;
-			ssize_t got = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-			ready = !(got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
-		}
-		if (ready) {
+		if (ready)
+			head = head_ready(fd);
+		if (head != HEAD_NONE) {
 			s->park_fd[i] = -1;
-			admit(s, fd, s->park_since[i], now);
+			admit(s, fd, head, s->park_since[i], now);
 		} else if (now >= s->park_since[i] + s->head_timeout_ms) {
 			s->park_fd[i] = -1;
 			close(fd);
@@ -579,17 +577,15 @@ void server_step(struct server *s, const struct pollfd *fds, int n, int64_t now)
 	/* New connections: one with bytes is admitted at once (a prober's head is usually already
 	 * there, so it is answered in this turn); one without is parked. */
 	for (int k = 0; listen_ready && k < SERVER_ACCEPTS_PER_TURN; k++) {
-		char b;
-		ssize_t got;
-		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int head, fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			break; /* EAGAIN; or EMFILE and the like, retried next turn */
-		got = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		head = head_ready(fd);
+		if (head == HEAD_NONE)
 			park(s, fd, now);
 		else
-			admit(s, fd, now, now);
+			admit(s, fd, head, now, now);
 	}
 	for (int i = 0; i < SERVER_CLIENTS_MAX; i++) {
 		struct server_client *c = &s->client[i];
