@@ -38,9 +38,21 @@ instr_for() { # CYCLES -> sets INSTR (not in $(...): the server must outlive the
   valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$1" "$B/replay" "$PORT" "$WORK/cert.pem" watch \
     >"$WORK/out.$1" 2>"$WORK/vg.$1"
   INSTR=$(awk '/^summary:|^totals:/ {print $2; exit}' "$WORK/cg.$1")
+  # a replay that stopped early would make the difference below meaningless (even negative)
+  local got; got=$(field events < "$WORK/out.$1")
+  if [ "$got" != "$(( $1 * EVENTS_PER_CYCLE ))" ]; then
+    echo "  replay of $1 cycle(s) read ${got:-no} events, not $(( $1 * EVENTS_PER_CYCLE )): $(tail -1 "$WORK/vg.$1")"
+    INSTR=
+  fi
 }
 instr_for 1; I1=$INSTR
 instr_for 4; I4=$INSTR
+if [ -z "$I1" ] || [ -z "$I4" ] || [ "$I4" -le "$I1" ]; then
+  IPE=
+  echo "  instructions per replayed event: not measured (a replay failed)"
+  if [ "${1:-}" = --budget ]; then t_check "replays read every event" false; t_summary replay; exit; fi
+  exit 1
+fi
 IPE=$(( (I4 - I1) / (3 * EVENTS_PER_CYCLE) ))
 echo "  instructions per replayed event: $IPE (callgrind, (I(4 cycles) - I(1 cycle)) / $((3 * EVENTS_PER_CYCLE)) events; budget $BUDGET_INSTR_PER_EVENT)"
 if [ "${1:-}" = --budget ]; then

@@ -22,6 +22,8 @@ void conn_init(struct conn *c)
 	c->use_tls = 0;
 	c->tls_error = 0;
 	c->proxy_status = 0;
+	c->drained = 0;
+	c->in_pos = c->in_len = 0;
 }
 
 void conn_close(struct conn *c)
@@ -30,6 +32,8 @@ void conn_close(struct conn *c)
 		close(c->fd);
 	c->fd = -1;
 	c->state = CONN_CLOSED;
+	c->drained = 0;
+	c->in_pos = c->in_len = 0;
 }
 
 /* The socket calls: EINTR retried here and nowhere else; EAGAIN reported as -EAGAIN. */
@@ -57,6 +61,22 @@ static int sock_recv(int fd, unsigned char *p, size_t cap)
 			continue;
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	}
+}
+
+/* Refills in[] (empty) from the socket: > 0 bytes, 0 at end of stream, -EAGAIN, or -errno. A short
+ * read proves the socket empty: no more reads until the loop has polled. */
+static int stage(struct conn *c)
+{
+	int rc;
+	if (c->drained)
+		return -EAGAIN;
+	rc = sock_recv(c->fd, c->in, sizeof c->in);
+	if (rc <= 0)
+		return rc;
+	c->in_pos = 0;
+	c->in_len = (uint16_t)rc;
+	c->drained = (size_t)rc < sizeof c->in;
+	return rc;
 }
 
 static int tls_fail(struct conn *c)
@@ -91,7 +111,19 @@ static int pump(struct conn *c, unsigned want)
 		}
 		if (st & BR_SSL_RECVREC) {
 			buf = br_ssl_engine_recvrec_buf(eng, &len);
-			rc = sock_recv(c->fd, buf, len);
+			if (c->in_pos == c->in_len && len >= sizeof c->in && !c->drained) {
+				/* a large record's body: straight into the engine, no copy */
+				rc = sock_recv(c->fd, buf, len);
+				c->drained = rc > 0 && (size_t)rc < len;
+			} else {
+				rc = c->in_pos < c->in_len ? c->in_len - c->in_pos : stage(c);
+				if (rc > 0) {
+					if ((size_t)rc > len)
+						rc = (int)len;
+					memcpy(buf, c->in + c->in_pos, (size_t)rc);
+					c->in_pos = (uint16_t)(c->in_pos + rc);
+				}
+			}
 			if (rc < 0)
 				return rc;
 			if (rc == 0)
@@ -264,11 +296,12 @@ int conn_advance(struct conn *c, const struct conn_target *t)
 	PZ_BUG("connection state");
 }
 
-short conn_events(const struct conn *c, int want_read, int want_write)
+short conn_events(struct conn *c, int want_read, int want_write)
 {
 	unsigned st;
 	short ev = 0;
 
+	c->drained = 0; /* the caller polls now: what it reports is news */
 	switch (c->state) {
 	case CONN_CLOSED:
 		return 0;
@@ -320,8 +353,10 @@ int conn_flush(struct conn *c)
 	br_ssl_engine_context *eng = &c->tls.cc.eng;
 	if (c->state != CONN_OPEN)
 		return -ENOTCONN;
-	if (!c->use_tls)
+	if (!c->use_tls) {
+		c->drained = 1; /* every byte went out in conn_write: the answer cannot be there yet */
 		return 0;
+	}
 	br_ssl_engine_flush(eng, 0);
 	while (br_ssl_engine_current_state(eng) & BR_SSL_SENDREC) {
 		size_t n;
@@ -331,33 +366,66 @@ int conn_flush(struct conn *c)
 			return rc;
 		br_ssl_engine_sendrec_ack(eng, (size_t)rc);
 	}
+	c->drained = 1;
 	return 0;
 }
 
-int conn_read(struct conn *c, void *out, size_t cap)
+int conn_peek(struct conn *c, const unsigned char **data)
 {
-	br_ssl_engine_context *eng = &c->tls.cc.eng;
-	unsigned char *buf;
 	size_t len;
 	int rc;
 
 	if (c->state != CONN_OPEN)
 		return -ENOTCONN;
-	if (!c->use_tls)
-		return sock_recv(c->fd, out, cap);
+	if (!c->use_tls) {
+		if (c->in_pos == c->in_len && (rc = stage(c)) <= 0)
+			return rc;
+		*data = c->in + c->in_pos;
+		return c->in_len - c->in_pos;
+	}
 	rc = pump(c, BR_SSL_RECVAPP);
 	if (rc != 0)
 		return rc > 0 ? 0 : rc;
-	buf = br_ssl_engine_recvapp_buf(eng, &len);
-	if (len > cap)
-		len = cap;
-	memcpy(out, buf, len);
-	br_ssl_engine_recvapp_ack(eng, len);
-	return (int)len;
+	*data = br_ssl_engine_recvapp_buf(&c->tls.cc.eng, &len);
+	return (int)len; /* at most one record: 16 KiB */
+}
+
+void conn_consume(struct conn *c, size_t n)
+{
+	if (c->state != CONN_OPEN || n == 0)
+		return;
+	if (c->use_tls)
+		br_ssl_engine_recvapp_ack(&c->tls.cc.eng, n);
+	else
+		c->in_pos = (uint16_t)(c->in_pos + n);
+}
+
+int conn_read(struct conn *c, void *out, size_t cap)
+{
+	const unsigned char *p;
+	int rc = conn_peek(c, &p);
+	if (rc <= 0)
+		return rc;
+	if ((size_t)rc > cap)
+		rc = (int)cap;
+	memcpy(out, p, (size_t)rc);
+	conn_consume(c, (size_t)rc);
+	return rc;
 }
 
 int conn_pending(const struct conn *c)
 {
-	return c->state == CONN_OPEN && c->use_tls &&
-	       (br_ssl_engine_current_state(&c->tls.cc.eng) & BR_SSL_RECVAPP) != 0;
+	if (c->state != CONN_OPEN)
+		return 0;
+	return c->in_pos != c->in_len ||
+	       (c->use_tls && (br_ssl_engine_current_state(&c->tls.cc.eng) & BR_SSL_RECVAPP) != 0);
+}
+
+int conn_quiet(struct conn *c)
+{
+	unsigned char b;
+	if (c->state != CONN_OPEN || conn_pending(c))
+		return 0;
+	/* one byte is enough to know: a connection that is not quiet is closed, not read */
+	return sock_recv(c->fd, &b, 1) == -EAGAIN;
 }

@@ -270,7 +270,7 @@ void events_step(struct events *e, int64_t now)
 }
 
 int events_fd(const struct events *e) { return kube_link_fd(&e->link); }
-short events_events(const struct events *e) { return kube_link_events(&e->link); }
+short events_events(struct events *e) { return kube_link_events(&e->link); }
 int64_t events_deadline(const struct events *e) { return kube_link_deadline(&e->link); }
 int events_pending(const struct events *e)
 {

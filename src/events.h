@@ -112,7 +112,7 @@ int events_start(struct events *e, const struct event_pending *p, int force_crea
 	char *body, size_t body_cap, char *out, size_t out_cap, int *patch, int64_t now);
 
 int events_fd(const struct events *e);
-short events_events(const struct events *e);
+short events_events(struct events *e);
 int64_t events_deadline(const struct events *e);
 int events_pending(const struct events *e);
 

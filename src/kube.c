@@ -53,7 +53,6 @@ void kube_link_init(struct kube_link *l)
 	l->out = NULL;
 	l->out_cap = l->out_len = 0;
 	l->out_truncated = 0;
-	l->rpos = l->rlen = 0;
 	conn_init(&l->conn);
 }
 
@@ -69,7 +68,6 @@ void kube_link_close(struct kube_link *l)
 {
 	conn_close(&l->conn);
 	wipe_request(l);
-	l->rpos = l->rlen = 0;
 	l->state = LINK_IDLE;
 	l->deadline = INT64_MAX;
 }
@@ -95,7 +93,6 @@ static int link_connect(struct kube_link *l, struct kube_api *api, int64_t now)
 			return rc;
 	}
 	k = api->addr_next++ % api->naddr;
-	l->rpos = l->rlen = 0;
 	rc = conn_start(&l->conn, &api->target, (const struct sockaddr *)&api->addr[k], api->addr_len[k]);
 	if (rc < 0) {
 		api->resolve_again = 1;
@@ -111,12 +108,7 @@ static int link_connect(struct kube_link *l, struct kube_api *api, int64_t now)
  * server closed it): either way it must not carry the next request. */
 static int idle_conn_usable(struct kube_link *l)
 {
-	char b[1];
-	int rc;
-	if (!conn_is_open(&l->conn) || l->conn.state != CONN_OPEN || l->rpos != l->rlen)
-		return 0;
-	rc = conn_read(&l->conn, b, sizeof b);
-	return rc == -EAGAIN;
+	return conn_is_open(&l->conn) && conn_quiet(&l->conn);
 }
 
 /* Where a call's body goes (see kube_link_start). */
@@ -181,18 +173,19 @@ int kube_link_start(struct kube_link *l, struct kube_api *api, const char *metho
 	return 0;
 }
 
-/* Makes sure rbuf holds unread bytes: 1 when it does, 0 at the end of the stream, -EAGAIN, or a code. */
-static int fill(struct kube_link *l)
+/* Feeds the response parser the bytes the connection holds, where they lie (no copy): the number
+ * it used (they are consumed), 0 at the end of the stream, -EAGAIN, or a code. A body span it
+ * returns in *data stays valid until the next read on the connection. */
+static int feed(struct kube_link *l, const char **data, size_t *blen)
 {
-	int rc;
-	if (l->rpos != l->rlen)
-		return 1;
-	rc = conn_read(&l->conn, l->rbuf, sizeof l->rbuf);
+	const unsigned char *p;
+	int used, rc = conn_peek(&l->conn, &p);
 	if (rc <= 0)
 		return rc;
-	l->rpos = 0;
-	l->rlen = (size_t)rc;
-	return 1;
+	used = http_resp_feed(&l->resp, (const char *)p, (size_t)rc, data, blen);
+	if (used > 0)
+		conn_consume(&l->conn, (size_t)used);
+	return used < 0 ? used : used > 0 ? used : PZ_EHTTP;
 }
 
 /* Next span of body payload: > 0 with *data set, 0 when the body is complete, -EAGAIN, or a code. */
@@ -200,18 +193,14 @@ static int next_span(struct kube_link *l, const char **data)
 {
 	for (;;) {
 		size_t blen = 0;
-		int used, rc;
+		int rc;
 		if (http_resp_done(&l->resp))
 			return 0;
-		rc = fill(l);
+		rc = feed(l, data, &blen);
 		if (rc == 0)
 			return http_resp_eof(&l->resp) < 0 ? -ECONNRESET : 0;
 		if (rc < 0)
 			return rc;
-		used = http_resp_feed(&l->resp, l->rbuf + l->rpos, l->rlen - l->rpos, data, &blen);
-		if (used < 0)
-			return used;
-		l->rpos += (size_t)used;
 		if (blen)
 			return (int)blen;
 	}
@@ -220,7 +209,7 @@ static int next_span(struct kube_link *l, const char **data)
 /* The response is complete: keep the connection only when it is provably in step. */
 static void body_done(struct kube_link *l)
 {
-	if (!l->resp.keep_alive || l->rpos != l->rlen || conn_pending(&l->conn))
+	if (!l->resp.keep_alive || conn_pending(&l->conn))
 		conn_close(&l->conn);
 	l->state = LINK_DONE;
 	l->deadline = INT64_MAX;
@@ -301,21 +290,18 @@ int kube_link_step(struct kube_link *l, struct kube_api *api, int64_t now)
 			while (!http_resp_headers_done(&l->resp)) {
 				const char *d;
 				size_t blen;
-				int used;
-				rc = fill(l);
+				int fresh = l->resp.state == HTTP_STATUS && l->resp.line_len == 0;
+				rc = feed(l, &d, &blen);
 				if (rc == -EAGAIN)
 					return 0;
+				if (rc == PZ_EHTTP || rc == PZ_ETOOBIG)
+					return link_fail(l, rc); /* not HTTP */
 				if (rc <= 0) {
-					if (l->reused && l->resp.state == HTTP_STATUS && l->resp.line_len == 0) {
-						rc = rc < 0 ? rc : -ECONNRESET;
+					rc = rc < 0 ? rc : -ECONNRESET;
+					if (l->reused && fresh)
 						goto send_failed; /* closed while idle: not an answer */
-					}
-					return link_fail(l, rc < 0 ? rc : -ECONNRESET);
+					return link_fail(l, rc);
 				}
-				used = http_resp_feed(&l->resp, l->rbuf + l->rpos, l->rlen - l->rpos, &d, &blen);
-				if (used < 0)
-					return link_fail(l, used);
-				l->rpos += (size_t)used;
 			}
 			if (l->resp.status < 200) {
 				/* 100 Continue and other interim answers: the real one follows. 101 switches
@@ -401,7 +387,7 @@ int kube_link_fd(const struct kube_link *l)
 	return kube_link_busy(l) ? l->conn.fd : -1;
 }
 
-short kube_link_events(const struct kube_link *l)
+short kube_link_events(struct kube_link *l)
 {
 	switch (l->state) {
 	case LINK_CONNECT:
@@ -423,7 +409,9 @@ int64_t kube_link_deadline(const struct kube_link *l)
 
 int kube_link_pending(const struct kube_link *l)
 {
-	return kube_link_busy(l) && conn_is_open(&l->conn) && (l->rpos != l->rlen || conn_pending(&l->conn));
+	/* only while reading: a link that is writing does not take what waits, so it cannot be news */
+	return (l->state == LINK_HEAD || l->state == LINK_BODY) && conn_is_open(&l->conn) &&
+	       conn_pending(&l->conn);
 }
 
 int kube_query_escape(char *out, size_t cap, const char *s)

@@ -35,9 +35,6 @@
 /* A bearer token: service-account JWTs are ~1 KiB; OIDC tokens with many groups reach ~3 KiB. */
 #define KUBE_TOKEN_MAX 4096
 #define KUBE_PATH_MAX 4096   /* file paths and request paths (continue tokens are ~100-300 bytes) */
-/* Bytes taken from the connection per read: a TLS record is at most 16 KiB, the kernel hands out
- * what it has; 4 KiB keeps a pool of links small and costs one more (cheap) call per record. */
-#define KUBE_READ_CHUNK 4096
 /* One request: head (token included) plus a body (a Pod or a status, RECONCILE_BODY_MAX). */
 #define KUBE_REQ_MAX (KUBE_TOKEN_MAX + 1024 + 4096)
 #define KUBE_TOKEN_REFRESH_MS 60000
@@ -92,11 +89,9 @@ struct kube_link {
 				       keep-alive can be retried once */
 	char *out;                  /* LINK_CALL: where the body goes */
 	size_t out_cap, out_len;
-	size_t rpos, rlen;          /* bytes read into rbuf but not yet parsed */
 	struct conn conn;
 	struct http_resp resp;
 	char req[KUBE_REQ_MAX];
-	char rbuf[KUBE_READ_CHUNK];
 };
 
 /* Resolves api->target (or its proxy) into api->addr. Blocking (resolve_host, at most
@@ -132,9 +127,9 @@ void kube_link_collect(struct kube_link *l, char *out, size_t cap, int64_t now);
 /* For the loop: the fd to poll (-1 for none), the events, and the time by which kube_link_step must
  * run even without an event (INT64_MAX for none). */
 int kube_link_fd(const struct kube_link *l);
-short kube_link_events(const struct kube_link *l);
+short kube_link_events(struct kube_link *l);
 int64_t kube_link_deadline(const struct kube_link *l);
-/* 1 when the link holds bytes poll() cannot announce (our buffer or the TLS engine's). */
+/* 1 when the link, reading, has received bytes poll() cannot announce (conn_pending). */
 int kube_link_pending(const struct kube_link *l);
 static inline int kube_link_busy(const struct kube_link *l)
 {

@@ -252,7 +252,7 @@ void lease_release_start(struct lease *l, struct kube_api *api, int64_t now)
 }
 
 int lease_fd(const struct lease *l) { return kube_link_fd(&l->link); }
-short lease_events(const struct lease *l) { return kube_link_events(&l->link); }
+short lease_events(struct lease *l) { return kube_link_events(&l->link); }
 
 int64_t lease_deadline(const struct lease *l)
 {

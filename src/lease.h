@@ -91,7 +91,7 @@ static inline int lease_releasing(const struct lease *l) { return l->op == LEASE
 
 /* For the loop. */
 int lease_fd(const struct lease *l);
-short lease_events(const struct lease *l);
+short lease_events(struct lease *l);
 int64_t lease_deadline(const struct lease *l);
 
 #endif

@@ -46,6 +46,10 @@
 /* A reconcile records at most two Events (OvenCreated and a phase, or ReconcileError and one more):
  * sending as many as it can record keeps the queue from growing whatever the burst. */
 #define RECONCILE_EVENTS_PER_RUN 2
+/* Moves of one worker in one reconcile_step: a call that ends and the next one it sends on the same
+ * connection. A request's answer never arrives within the step that sent it, so 2 would do; 4 is
+ * room for an Event write after an error status, still O(1) per turn. */
+#define RECONCILE_MOVES_PER_STEP 4
 
 struct reconcile_config {
 	int64_t resync_ms;          /* after success (default 5 minutes) */

@@ -129,8 +129,9 @@ static int start_next(struct watch *w, struct kube_api *api, int64_t now)
 		pz_snprintf(path, sizeof path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d%s%s",
 			w->path, w->rv, w->timeout_s, w->selector[0] ? "&labelSelector=" : "", w->selector);
 	}
-	/* A watch always gets a new connection (it holds it for minutes); list pages reuse theirs. */
-	rc = kube_link_start(&w->link, api, "GET", path, NULL, NULL, 0, LINK_STREAM, NULL, 0, !listing, now);
+	/* List pages and the watch after them share one connection, as client-go's do: a new one would
+	 * cost a TLS handshake (more CPU than a thousand watch events) for nothing. */
+	rc = kube_link_start(&w->link, api, "GET", path, NULL, NULL, 0, LINK_STREAM, NULL, 0, 0, now);
 	if (rc < 0)
 		return back_off(w, now, rc, listing ? "list request failed" : "watch request failed");
 	w->state = listing ? WATCH_LIST : WATCH_OPENING;
@@ -436,7 +437,7 @@ int watch_fd(const struct watch *w)
 	return w->state == WATCH_IDLE ? -1 : kube_link_fd(&w->link);
 }
 
-short watch_events(const struct watch *w)
+short watch_events(struct watch *w)
 {
 	return w->state == WATCH_IDLE ? 0 : kube_link_events(&w->link);
 }

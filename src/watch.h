@@ -118,7 +118,7 @@ int watch_step(struct watch *w, struct kube_api *api, int64_t now);
 
 /* For the loop: fd to poll (-1 when none), its events, and the time by which watch_step must run. */
 int watch_fd(const struct watch *w);
-short watch_events(const struct watch *w);
+short watch_events(struct watch *w);
 int64_t watch_deadline(const struct watch *w);
 /* Data already buffered: step without waiting for poll. */
 int watch_ready(const struct watch *w);

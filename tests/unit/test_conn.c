@@ -251,6 +251,95 @@ static void test_handshake_silent(void)
 	lb_free(&s);
 }
 
+/* ---- staging: one recv per burst, none that can only say EAGAIN ---- */
+
+/* On "go\n": three messages, one write (TLS: one record) each, back to back; flag[0] once they are
+ * out. On flag[1]: a fourth; flag[2] once it is out. Then one byte on flag[3], and holds. */
+static void h_burst(struct lb_peer *p, void *arg)
+{
+	char b[3];
+	size_t n = 0;
+	(void)arg;
+	while (n < 3) {
+		int k = lb_read_some(p, b + n, 3 - n);
+		if (k <= 0)
+			return;
+		n += (size_t)k;
+	}
+	lb_puts(p, "one\n");
+	lb_puts(p, "two\n");
+	lb_puts(p, "three\n");
+	LB_SET(&p->sh->flag[0], 1);
+	if (!lb_wait(&p->sh->flag[1], 1, 5000))
+		return;
+	lb_puts(p, "four\n");
+	LB_SET(&p->sh->flag[2], 1);
+	if (!lb_wait(&p->sh->flag[3], 1, 5000))
+		return;
+	lb_puts(p, "x");
+	LB_SET(&p->sh->flag[4], 1);
+	lb_hold(p);
+}
+
+/* Waits until the socket itself has bytes (the kernel's view, not the connection's). */
+static int socket_readable(int ms)
+{
+	struct pollfd p = { .fd = c.fd, .events = POLLIN };
+	return poll(&p, 1, ms) == 1;
+}
+
+static void staging(int tls)
+{
+	struct lb_server s = { 0 };
+	char buf[64];
+	int end_rc, fds = lb_fds();
+
+	lb_start(&s, tls, 0, h_burst, NULL);
+	target(s.port, tls);
+	CHECK_EQ_INT(start(s.port), 0);
+	CHECK_EQ_INT(advance(5000), 0);
+	CHECK_EQ_INT(write_all("go\n"), 0);
+	/* The request is out: no answer can be there yet, so the connection does not ask the socket,
+	 * even once the answer has arrived, until the loop announces a poll (conn_events). */
+	CHECK(lb_wait(&s.sh->flag[0], 1, 5000));
+	CHECK(socket_readable(2000));
+	CHECK_EQ_INT(TIMED(conn_read(&c, buf, sizeof buf)), -EAGAIN);
+	CHECK(!conn_pending(&c));
+	CHECK(conn_events(&c, 1, 0) & POLLIN);
+	/* One read takes the whole burst: the three messages come out without another poll. */
+	CHECK_EQ_INT(TIMED(conn_read(&c, buf, 4)), 4);
+	CHECK(memcmp(buf, "one\n", 4) == 0);
+	CHECK(conn_pending(&c)); /* the rest waits inside, where poll cannot see it */
+	CHECK_EQ_INT(TIMED(conn_read(&c, buf, 4)), 4);
+	CHECK(memcmp(buf, "two\n", 4) == 0);
+	CHECK_EQ_INT(TIMED(conn_read(&c, buf, 6)), 6);
+	CHECK(memcmp(buf, "three\n", 6) == 0);
+	CHECK(!conn_pending(&c));
+	/* That read came back short, so the socket was empty: the next arrival waits for the poll. */
+	LB_SET(&s.sh->flag[1], 1);
+	CHECK(lb_wait(&s.sh->flag[2], 1, 5000));
+	CHECK(socket_readable(2000));
+	CHECK_EQ_INT(TIMED(conn_read(&c, buf, sizeof buf)), -EAGAIN);
+	conn_events(&c, 1, 0);
+	CHECK_EQ_INT(read_n(buf, 5, &end_rc), 5);
+	CHECK(memcmp(buf, "four\n", 5) == 0);
+	/* Before a kept-alive connection carries a request, conn_quiet asks the socket itself,
+	 * whatever the last read concluded: quiet now, not once the server has spoken. */
+	CHECK_EQ_INT(TIMED(conn_quiet(&c)), 1);
+	LB_SET(&s.sh->flag[3], 1);
+	CHECK(lb_wait(&s.sh->flag[4], 1, 5000));
+	CHECK(socket_readable(2000));
+	CHECK_EQ_INT(TIMED(conn_quiet(&c)), 0);
+	conn_close(&c);
+	CHECK(!conn_pending(&c));
+	CHECK_EQ_INT(TIMED(conn_quiet(&c)), 0);
+	lb_free(&s);
+	CHECK_EQ_INT(lb_fds(), fds);
+}
+
+static void test_staging_plain(void) { staging(0); }
+static void test_staging_tls(void) { staging(1); }
+
 /* ---- HTTP CONNECT ---- */
 
 enum { PX_OK, PX_OK_TLS, PX_403, PX_GARBAGE, PX_AFTER_HEAD, PX_BAD_DIGITS, PX_TRICKLE, PX_HUGE, PX_CLOSE };
@@ -371,6 +460,8 @@ int main(void)
 	LB_RUN("tls_bare_close", test_tls_bare_close);
 	LB_RUN("refused", test_refused);
 	LB_RUN("handshake_silent", test_handshake_silent);
+	LB_RUN("staging_plain", test_staging_plain);
+	LB_RUN("staging_tls", test_staging_tls);
 	LB_RUN("proxy", test_proxy);
 	LB_RUN("proxy_status_digits", test_proxy_status_digits);
 	return check_done("conn");

@@ -249,7 +249,7 @@ static void test_list_then_watch(void)
 			fprintf(stderr, "  watch request: %s\n", lb_line(&s, 2));
 		CHECK(!strncmp(lb_line(&s, 2), w, sizeof w - 1));
 	}
-	CHECK_EQ_INT(LB_GET(&s.sh->accepts), 2); /* the pages share a connection; the watch has its own */
+	CHECK_EQ_INT(LB_GET(&s.sh->accepts), 1); /* the pages and the watch after them share one connection */
 	CHECK_EQ_INT(slow_calls, 0);
 	teardown(1, &s);
 }
@@ -449,7 +449,7 @@ static void test_yield(void)
 			break;
 	}
 	int unit = LB_GET(&s.sh->flag[3]);
-	int bound = (WATCH_STEP_BYTES + KUBE_READ_CHUNK) / unit + 1;
+	int bound = (WATCH_STEP_BYTES + CONN_SPAN_MAX) / unit + 1;
 	fprintf(stderr, "  flood: %d events of %d bytes (with blank lines) in %d steps, at most %d per step (bound %d)\n",
 		seen[0].modified, unit, steps, max_per_step, bound);
 	CHECK_EQ_INT(seen[0].modified, FLOOD_UNITS);
