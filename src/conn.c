@@ -63,19 +63,26 @@ static int sock_recv(int fd, unsigned char *p, size_t cap)
 	}
 }
 
-/* Refills in[] (empty) from the socket: > 0 bytes, 0 at end of stream, -EAGAIN, or -errno. A short
- * read proves the socket empty: no more reads until the loop has polled. */
-static int stage(struct conn *c)
+/* Every read of received bytes: > 0 bytes, 0 at end of stream, -EAGAIN, or -errno. A short read
+ * proves the socket empty: no more reads until the loop has polled (conn_events). */
+static int sock_read(struct conn *c, unsigned char *p, size_t cap)
 {
 	int rc;
 	if (c->drained)
 		return -EAGAIN;
-	rc = sock_recv(c->fd, c->in, sizeof c->in);
-	if (rc <= 0)
-		return rc;
-	c->in_pos = 0;
-	c->in_len = (uint16_t)rc;
-	c->drained = (size_t)rc < sizeof c->in;
+	rc = sock_recv(c->fd, p, cap);
+	c->drained = rc > 0 && (size_t)rc < cap;
+	return rc;
+}
+
+/* Refills in[] (empty) from the socket, as sock_read. */
+static int stage(struct conn *c)
+{
+	int rc = sock_read(c, c->in, sizeof c->in);
+	if (rc > 0) {
+		c->in_pos = 0;
+		c->in_len = (uint16_t)rc;
+	}
 	return rc;
 }
 
@@ -111,10 +118,9 @@ static int pump(struct conn *c, unsigned want)
 		}
 		if (st & BR_SSL_RECVREC) {
 			buf = br_ssl_engine_recvrec_buf(eng, &len);
-			if (c->in_pos == c->in_len && len >= sizeof c->in && !c->drained) {
+			if (c->in_pos == c->in_len && len >= sizeof c->in) {
 				/* a large record's body: straight into the engine, no copy */
-				rc = sock_recv(c->fd, buf, len);
-				c->drained = rc > 0 && (size_t)rc < len;
+				rc = sock_read(c, buf, len);
 			} else {
 				rc = c->in_pos < c->in_len ? c->in_len - c->in_pos : stage(c);
 				if (rc > 0) {

@@ -234,7 +234,7 @@ int events_start(struct events *e, const struct event_pending *p, int force_crea
 	int n = events_request(e, p, force_create, path, sizeof path, body, body_cap, patch);
 	if (n >= 0 && kube_link_start(l, e->api, *patch ? "PATCH" : "POST", path,
 			*patch ? "application/merge-patch+json" : "application/json", body, (size_t)n, LINK_CALL,
-			out, out_cap, 0, now) == 0)
+			out, out_cap, now) == 0)
 		return 0; /* stepped by its sender when the loop sees the fd ready */
 	events_done(e, p, *patch, -1);
 	return -1;

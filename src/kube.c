@@ -104,13 +104,6 @@ static int link_connect(struct kube_link *l, struct kube_api *api, int64_t now)
 	return 0;
 }
 
-/* A kept-alive connection that has something to say while no request is out is not in step (or the
- * server closed it): either way it must not carry the next request. */
-static int idle_conn_usable(struct kube_link *l)
-{
-	return conn_is_open(&l->conn) && conn_quiet(&l->conn);
-}
-
 /* Where a call's body goes (see kube_link_start). */
 static void set_out(struct kube_link *l, char *out, size_t cap)
 {
@@ -124,7 +117,7 @@ static void set_out(struct kube_link *l, char *out, size_t cap)
 
 int kube_link_start(struct kube_link *l, struct kube_api *api, const char *method, const char *path,
 	const char *ctype, const char *body, size_t body_len, enum link_mode mode, char *out, size_t cap,
-	int fresh, int64_t now)
+	int64_t now)
 {
 	int n, rc;
 
@@ -155,7 +148,9 @@ int kube_link_start(struct kube_link *l, struct kube_api *api, const char *metho
 	l->retried = 0;
 	l->started_ms = now;
 	api->requests++;
-	if (!fresh && idle_conn_usable(l)) {
+	/* A kept-alive connection that has something to say while no request is out is not in step
+	 * (or the server closed it): either way it must not carry the next request. */
+	if (conn_quiet(&l->conn)) {
 		l->reused = 1;
 		l->state = LINK_SEND;
 		l->deadline = now + KUBE_CALL_TIMEOUT_MS;

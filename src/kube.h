@@ -104,11 +104,11 @@ void kube_link_close(struct kube_link *l);
 
 /* Starts a request. LINK_CALL: the body goes to out (up to cap-1 bytes, NUL-terminated; the rest is
  * read and dropped, out_truncated set); out may be NULL. LINK_STREAM: the caller reads the body with
- * kube_link_read once the head is in. fresh: never reuse a kept-alive connection (watches).
+ * kube_link_read once the head is in. A kept-alive connection is reused when conn_quiet.
  * Returns 0, or PZ_ETOOBIG (request over KUBE_REQ_MAX) / -EBUSY (a request is in flight). */
 int kube_link_start(struct kube_link *l, struct kube_api *api, const char *method, const char *path,
 	const char *ctype, const char *body, size_t body_len, enum link_mode mode, char *out, size_t cap,
-	int fresh, int64_t now);
+	int64_t now);
 
 /* Does what the socket allows now. Returns 0 while in progress, 1 when the link reached the point
  * its caller waits for (LINK_CALL: LINK_DONE with status and out_len set; LINK_STREAM: the head is

@@ -114,7 +114,7 @@ static int start(struct lease *l, struct kube_api *api, enum lease_op op, const 
 	const char *ctype, size_t body_len, int64_t now)
 {
 	int rc = kube_link_start(&l->link, api, method, path, ctype, ctype ? l->body : NULL, body_len, LINK_CALL,
-		l->resp, sizeof l->resp, 0, now);
+		l->resp, sizeof l->resp, now);
 	if (rc < 0)
 		return fail(l, rc, 0);
 	l->op = op;

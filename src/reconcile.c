@@ -91,14 +91,14 @@ static int start_call(struct reconciler *r, struct reconcile_worker *w, enum rec
 	const char *method, const char *path, const char *ctype, size_t body_len, int big, int64_t now)
 {
 	int rc = kube_link_start(&w->link, r->api, method, path, ctype, ctype ? w->body : NULL, body_len,
-		LINK_CALL, big ? r->resp : w->out, big ? r->resp_cap : sizeof w->out, 0, now);
+		LINK_CALL, big ? r->resp : w->out, big ? r->resp_cap : sizeof w->out, now);
 	if (rc < 0) {
 		w->link.error = rc;
 		return rc;
 	}
 	w->step = step;
-	/* Not stepped here: the loop polls the new request's fd (a writable socket wakes it at once)
-	 * and steps it there, so a call that completes is always seen by reconcile_step. */
+	/* Not stepped here: reconcile_step sends it (sends_now) or the loop does once the fd is
+	 * ready, so a call that completes is always seen by reconcile_step. */
 	return 0;
 }
 
@@ -605,6 +605,12 @@ static void finish(struct reconciler *r, unsigned k, int64_t now)
 	next_event_or_free(r, k, now);
 }
 
+/* The worker's request waits on a kept-alive connection: it can go out now, without a poll. */
+static int sends_now(const struct reconcile_worker *w)
+{
+	return w->step != STEP_FREE && w->link.state == LINK_SEND;
+}
+
 int reconcile_start(struct reconciler *r, int i, int64_t now)
 {
 	/* The promise of this module: an order is never reconciled twice at once. table_pop_due only
@@ -630,8 +636,8 @@ int reconcile_start(struct reconciler *r, int i, int64_t now)
 		r->active++;
 		r->runs++;
 		decide(r, k, now);
-		if (w->step != STEP_FREE && w->link.state == LINK_SEND)
-			reconcile_step(r, k, now); /* a kept-alive connection takes the request now */
+		if (sends_now(w))
+			reconcile_step(r, k, now);
 		return (int)k;
 	}
 	return -EBUSY;
@@ -691,7 +697,7 @@ void reconcile_step(struct reconciler *r, unsigned k, int64_t now)
 	 * request). Its answer cannot be there yet, so the next move waits; the bound is a backstop. */
 	for (int n = 0; n < RECONCILE_MOVES_PER_STEP; n++) {
 		step_once(r, k, now);
-		if (w->step == STEP_FREE || w->link.state != LINK_SEND)
+		if (!sends_now(w))
 			return;
 	}
 }

@@ -131,7 +131,7 @@ static int start_next(struct watch *w, struct kube_api *api, int64_t now)
 	}
 	/* List pages and the watch after them share one connection, as client-go's do: a new one would
 	 * cost a TLS handshake (more CPU than a thousand watch events) for nothing. */
-	rc = kube_link_start(&w->link, api, "GET", path, NULL, NULL, 0, LINK_STREAM, NULL, 0, 0, now);
+	rc = kube_link_start(&w->link, api, "GET", path, NULL, NULL, 0, LINK_STREAM, NULL, 0, now);
 	if (rc < 0)
 		return back_off(w, now, rc, listing ? "list request failed" : "watch request failed");
 	w->state = listing ? WATCH_LIST : WATCH_OPENING;

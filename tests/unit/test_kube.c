@@ -73,7 +73,7 @@ static int drive(struct kube_link *l, int ms)
 
 static int call(const char *method, const char *path, char *out, size_t cap)
 {
-	int rc = TIMED(kube_link_start(&link_, &api, method, path, NULL, NULL, 0, LINK_CALL, out, cap, 0, pz_now_ms()));
+	int rc = TIMED(kube_link_start(&link_, &api, method, path, NULL, NULL, 0, LINK_CALL, out, cap, pz_now_ms()));
 	return rc < 0 ? rc : drive(&link_, 5000);
 }
 
@@ -194,7 +194,7 @@ static void test_chunked(int tls)
 	CHECK_EQ_INT(link_.out_len, get_pod.blen);
 	CHECK(memcmp(out, get_pod.body, get_pod.blen) == 0);
 	/* as a stream, on the same connection */
-	CHECK_EQ_INT(kube_link_start(&link_, &api, "GET", "/api/v1/pods", NULL, NULL, 0, LINK_STREAM, NULL, 0, 0,
+	CHECK_EQ_INT(kube_link_start(&link_, &api, "GET", "/api/v1/pods", NULL, NULL, 0, LINK_STREAM, NULL, 0,
 			     pz_now_ms()), 0);
 	CHECK_EQ_INT(drive(&link_, 5000), 1);
 	CHECK_EQ_INT(link_.state, LINK_BODY);
@@ -487,7 +487,7 @@ static void stall(int mode, int tls, enum link_state at)
 	lb_api(&api, &s, tls);
 	kube_link_init(&link_);
 	slow_calls = 0;
-	CHECK_EQ_INT(TIMED(kube_link_start(&link_, &api, "GET", "/a", NULL, NULL, 0, LINK_CALL, out, sizeof out, 0,
+	CHECK_EQ_INT(TIMED(kube_link_start(&link_, &api, "GET", "/a", NULL, NULL, 0, LINK_CALL, out, sizeof out,
 				  pz_now_ms())), 0);
 	/* driven until the server has done its part and stopped, then a little real time for what it
 	 * sent to arrive: the link has nothing left to do but wait */
@@ -595,7 +595,7 @@ static void reset_every_offset(const struct rec *r, int tls, size_t stride)
 	kube_link_init(&link_);
 	fds = lb_fds();
 	for (k = 0; k * stride < r->len + stride; k++) {
-		int rc = TIMED(kube_link_start(&link_, &api, "GET", "/a", NULL, NULL, 0, LINK_CALL, out, sizeof out, 0,
+		int rc = TIMED(kube_link_start(&link_, &api, "GET", "/a", NULL, NULL, 0, LINK_CALL, out, sizeof out,
 					  pz_now_ms()));
 		if (rc == 0)
 			rc = drive(&link_, 5000);
@@ -734,13 +734,13 @@ static void test_busy_and_big(void)
 	lb_start(&s, 0, 1, h_stall, (void *)0);
 	lb_api(&api, &s, 0);
 	kube_link_init(&link_);
-	CHECK_EQ_INT(kube_link_start(&link_, &api, "GET", "/a", NULL, NULL, 0, LINK_CALL, out, sizeof out, 0, pz_now_ms()), 0);
-	CHECK_EQ_INT(kube_link_start(&link_, &api, "GET", "/b", NULL, NULL, 0, LINK_CALL, out, sizeof out, 0, pz_now_ms()),
+	CHECK_EQ_INT(kube_link_start(&link_, &api, "GET", "/a", NULL, NULL, 0, LINK_CALL, out, sizeof out, pz_now_ms()), 0);
+	CHECK_EQ_INT(kube_link_start(&link_, &api, "GET", "/b", NULL, NULL, 0, LINK_CALL, out, sizeof out, pz_now_ms()),
 		-EBUSY);
 	kube_link_close(&link_);
 	memset(body, 'x', sizeof body);
 	CHECK_EQ_INT(kube_link_start(&link_, &api, "POST", "/a", "application/json", body, sizeof body, LINK_CALL, out,
-			     sizeof out, 0, pz_now_ms()), PZ_ETOOBIG);
+			     sizeof out, pz_now_ms()), PZ_ETOOBIG);
 	CHECK_EQ_INT(link_.state, LINK_IDLE);
 	lb_free(&s);
 }
